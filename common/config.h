@@ -1,0 +1,108 @@
+/*
+ * config.h: postie.conf(5), read with libconfuse.
+ *
+ * conf_load() returns a struct postie_cfg that owns every string in it;
+ * conf_free() releases it all.  Errors come back as a malloc'd one-line
+ * message in *err (the caller frees it); the error class is always
+ * PX_CONFIG unless stated.
+ */
+#ifndef POSTIE_CONFIG_H
+#define POSTIE_CONFIG_H
+
+#include <stddef.h>
+#include "exitcodes.h"
+
+enum tls_mode { TLS_STARTTLS = 0, TLS_TLS, TLS_NONE };
+
+/* TLS and connection settings: top-level defaults, overridable per account. */
+struct net_cfg {
+	char	*host;
+	int	 port;		/* resolved default when the file says none */
+	enum tls_mode tls;
+	char	*auth;		/* "auto", "none", "plain", ... (lower case) */
+	char	*user;
+	char	*password;	/* may be NULL */
+	char	*password_command;	/* may be NULL */
+	int	 timeout;	/* seconds */
+	char	*tls_ca_file;	/* NULL = system store */
+	int	 tls_verify;
+	char	*tls_fingerprint;	/* "sha256//..." or NULL */
+	char	*tls_cert_file;
+	char	*tls_key_file;
+};
+
+struct smtp_account {
+	char	*name;
+	struct net_cfg net;
+	char	*from;		/* may be NULL */
+	char	*domain;	/* section's domain, or the top-level one */
+	enum { FROM_REWRITE_LOCAL = 0, FROM_REWRITE_ALWAYS, FROM_REWRITE_NEVER } from_rewrite;
+	int	 queue;		/* 1 on_failure, 0 never */
+};
+
+enum dest_kind { DEST_MBOX, DEST_MAILDIR, DEST_MDA };
+
+struct pop3_account {
+	char	*name;
+	struct net_cfg net;
+	enum dest_kind dest;
+	char	*dest_path;	/* mbox file, Maildir directory (tilde expanded) or mda command */
+	int	 keep;
+	int	 only_new;
+	long	 max_messages;
+	long long max_size;
+	long	 interval;
+};
+
+struct postie_cfg {
+	char	*path;		/* the file read, or NULL when none exists */
+	char	*domain;	/* never NULL: the file's, else the host FQDN */
+	char	*aliases;	/* NULL when disabled */
+	char	*log;
+	char	*queue_dir;	/* never NULL: resolved default */
+	long	 queue_lifetime;
+	int	 max_parallel;
+	struct smtp_account *smtp;
+	size_t	 nsmtp;
+	struct pop3_account *pop3;
+	size_t	 npop3;
+};
+
+/*
+ * The configuration file to use: explicit (from -C) if not NULL, else
+ * $POSTIE_CONF, else $XDG_CONFIG_HOME/postie/postie.conf (default under the
+ * passwd home of the real uid), else SYSCONFDIR/postie.conf.  With
+ * env_allowed == 0 (a setgid sendmail called by a non-root user) only
+ * explicit == NULL and the system file are considered.  Returns a malloc'd
+ * path; the file may not exist.
+ */
+char	*conf_find(const char *explicit, int env_allowed);
+
+/*
+ * Reads and checks a file.  A missing file is an error only when
+ * must_exist is set; otherwise an empty configuration is returned.  A file
+ * that holds a password and is readable by others is refused.
+ */
+struct postie_cfg *conf_load(const char *path, int must_exist, char **err);
+void	 conf_free(struct postie_cfg *cfg);
+
+/*
+ * The SMTP account for a message: by name when name != NULL (NULL result
+ * and *err if unknown), else the one whose from matches sender
+ * (case-insensitive), else "default", else the first.  NULL with *err when
+ * there is no smtp section at all.
+ */
+struct smtp_account *conf_smtp_select(struct postie_cfg *cfg, const char *name,
+	    const char *sender, char **err);
+struct pop3_account *conf_pop3_find(struct postie_cfg *cfg, const char *name);
+
+/*
+ * The password of an account: password, else the first line of
+ * password_command's output, else NULL with *err == NULL (no password).
+ * Returns a malloc'd string the caller should wipe and free.
+ */
+char	*conf_password(const struct net_cfg *net, char **err);
+
+const char *conf_tls_name(enum tls_mode m);
+
+#endif

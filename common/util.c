@@ -1,0 +1,462 @@
+/* util.c: growable strings and lists, passwd lookups, files, dates, commands. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void
+sb_init(struct sbuf *b)
+{
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+sb_free(struct sbuf *b)
+{
+	free(b->s);
+	sb_init(b);
+}
+
+void
+sb_reset(struct sbuf *b)
+{
+	b->len = 0;
+	if (b->s)
+		b->s[0] = '\0';
+}
+
+static int
+sb_grow(struct sbuf *b, size_t need)
+{
+	size_t ncap;
+	char *p;
+
+	if (need < b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 64;
+	while (ncap <= need) {
+		if (ncap > ((size_t)-1) / 2)
+			return -1;
+		ncap *= 2;
+	}
+	if ((p = realloc(b->s, ncap)) == NULL)
+		return -1;
+	b->s = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int
+sb_addn(struct sbuf *b, const char *s, size_t n)
+{
+	if (sb_grow(b, b->len + n + 1) == -1)
+		return -1;
+	if (n)
+		memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+int
+sb_adds(struct sbuf *b, const char *s)
+{
+	return sb_addn(b, s, strlen(s));
+}
+
+int
+sb_addc(struct sbuf *b, char c)
+{
+	return sb_addn(b, &c, 1);
+}
+
+int
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || sb_grow(b, b->len + (size_t)n + 1) == -1)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+char *
+sb_steal(struct sbuf *b)
+{
+	char *s = b->s;
+
+	if (s == NULL)
+		s = calloc(1, 1);
+	sb_init(b);
+	return s;
+}
+
+void
+sl_init(struct strlist *l)
+{
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+void
+sl_free(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	sl_init(l);
+}
+
+int
+sl_addown(struct strlist *l, char *s)
+{
+	char **v;
+
+	if (s == NULL)
+		return -1;
+	if (l->n + 1 >= l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 8;
+
+		if ((v = realloc(l->v, ncap * sizeof *v)) == NULL) {
+			free(s);
+			return -1;
+		}
+		l->v = v;
+		l->cap = ncap;
+	}
+	l->v[l->n++] = s;
+	l->v[l->n] = NULL;
+	return 0;
+}
+
+int
+sl_add(struct strlist *l, const char *s)
+{
+	return sl_addown(l, strdup(s));
+}
+
+int
+sl_has(const struct strlist *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcasecmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+char *
+strfmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+int
+strcaseprefix(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+char *
+trim(char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+	    s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+static struct passwd *
+real_pw(void)
+{
+	return getpwuid(getuid());
+}
+
+char *
+util_home(void)
+{
+	struct passwd *pw = real_pw();
+
+	if (pw && pw->pw_dir && *pw->pw_dir)
+		return strdup(pw->pw_dir);
+	return strdup("/");
+}
+
+char *
+util_username(void)
+{
+	struct passwd *pw = real_pw();
+
+	if (pw && pw->pw_name)
+		return strdup(pw->pw_name);
+	return strfmt("uid%lu", (unsigned long)getuid());
+}
+
+char *
+util_fullname(void)
+{
+	struct passwd *pw = real_pw();
+	size_t n;
+
+	if (pw == NULL || pw->pw_gecos == NULL)
+		return strdup("");
+	/* GECOS: "Full Name,room,phone,...". */
+	n = strcspn(pw->pw_gecos, ",");
+	return xstrndup(pw->pw_gecos, n);
+}
+
+char *
+util_expand_tilde(const char *path)
+{
+	char *home, *r;
+
+	if (path == NULL)
+		return NULL;
+	if (path[0] != '~' || (path[1] != '/' && path[1] != '\0'))
+		return strdup(path);
+	if ((home = util_home()) == NULL)
+		return NULL;
+	r = strfmt("%s%s", home, path + 1);
+	free(home);
+	return r;
+}
+
+char *
+util_fqdn(void)
+{
+	char host[256];
+	struct addrinfo hints, *res;
+	char *r;
+
+	if (gethostname(host, sizeof host - 1) == -1)
+		return strdup("localhost");
+	host[sizeof host - 1] = '\0';
+	if (strchr(host, '.'))
+		return strdup(host);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = AI_CANONNAME;
+	if (getaddrinfo(host, NULL, &hints, &res) == 0) {
+		if (res->ai_canonname && strchr(res->ai_canonname, '.')) {
+			r = strdup(res->ai_canonname);
+			freeaddrinfo(res);
+			return r;
+		}
+		freeaddrinfo(res);
+	}
+	return strdup(host);
+}
+
+int
+write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+fsync_dir(const char *dir)
+{
+	int fd, r;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int
+fsync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int r;
+
+	if (slash == NULL)
+		return fsync_dir(".");
+	if (slash == path)
+		return fsync_dir("/");
+	if ((dir = xstrndup(path, (size_t)(slash - path))) == NULL)
+		return -1;
+	r = fsync_dir(dir);
+	free(dir);
+	return r;
+}
+
+int
+mkdir_p(const char *dir, mode_t mode)
+{
+	char *p, *s;
+	struct stat st;
+
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
+	if ((s = strdup(dir)) == NULL)
+		return -1;
+	for (p = s + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(s, mode) == -1 && errno != EEXIST) {
+			free(s);
+			return -1;
+		}
+		*p = '/';
+	}
+	free(s);
+	if (mkdir(dir, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+char *
+util_rfc5322_date(time_t t)
+{
+	static const char *days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *mons[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	long off;
+
+	localtime_r(&t, &tm);
+	off = tm.tm_gmtoff / 60;
+	return strfmt("%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld", days[tm.tm_wday],
+	    tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+}
+
+int
+util_is_loopback(const char *host)
+{
+	if (host == NULL)
+		return 0;
+	return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	    strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 ||
+	    strcasecmp(host, "localhost.localdomain") == 0;
+}
+
+char *
+util_command_line(const char *cmd, const char **err)
+{
+	int pfd[2], status;
+	pid_t pid;
+	struct sbuf out;
+	char buf[512];
+	ssize_t r;
+	char *nl;
+
+	*err = NULL;
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		*err = "cannot create a pipe";
+		return NULL;
+	}
+	if ((pid = fork()) == -1) {
+		close(pfd[0]);
+		close(pfd[1]);
+		*err = "cannot fork";
+		return NULL;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	sb_init(&out);
+	/* Read everything (so the child never blocks), keep at most 64 KiB. */
+	for (;;) {
+		r = read(pfd[0], buf, sizeof buf);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (out.len < 65536 && sb_addn(&out, buf, (size_t)r) == -1)
+			break;
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		*err = "the command failed";
+		sb_free(&out);
+		return NULL;
+	}
+	if (out.s == NULL || out.len == 0) {
+		*err = "the command printed nothing";
+		sb_free(&out);
+		return NULL;
+	}
+	if ((nl = strchr(out.s, '\n')) != NULL)
+		*nl = '\0';
+	if (out.s[0] && out.s[strlen(out.s) - 1] == '\r')
+		out.s[strlen(out.s) - 1] = '\0';
+	return sb_steal(&out);
+}

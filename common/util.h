@@ -1,0 +1,81 @@
+/*
+ * util.h: small helpers shared by both programs.
+ *
+ * Ownership: functions returning char * return malloc'd strings that the
+ * caller frees; NULL means failure (out of memory or as documented).
+ * Nothing here exits.
+ */
+#ifndef POSTIE_UTIL_H
+#define POSTIE_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* A growable byte string, always NUL-terminated. */
+struct sbuf {
+	char	*s;
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 sb_init(struct sbuf *b);
+void	 sb_free(struct sbuf *b);
+void	 sb_reset(struct sbuf *b);
+int	 sb_addn(struct sbuf *b, const char *s, size_t n);	/* 0 or -1 */
+int	 sb_adds(struct sbuf *b, const char *s);
+int	 sb_addc(struct sbuf *b, char c);
+int	 sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char	*sb_steal(struct sbuf *b);	/* returns the string, b is reset */
+
+/* A growable list of strings (each malloc'd). */
+struct strlist {
+	char	**v;
+	size_t	  n;
+	size_t	  cap;
+};
+
+void	 sl_init(struct strlist *l);
+void	 sl_free(struct strlist *l);
+int	 sl_add(struct strlist *l, const char *s);	/* copies s */
+int	 sl_addown(struct strlist *l, char *s);	/* takes s */
+int	 sl_has(const struct strlist *l, const char *s);	/* case-insensitive */
+
+char	*xstrdup(const char *s);	/* strdup that accepts NULL */
+char	*xstrndup(const char *s, size_t n);
+char	*strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int	 strcaseprefix(const char *s, const char *prefix);	/* 1 if s starts with prefix */
+char	*trim(char *s);	/* in place, returns s moved past leading space */
+
+/* Home directory of the real uid, from the passwd entry (not $HOME). */
+char	*util_home(void);
+/* User name of the real uid, and its GECOS full name ("" if none). */
+char	*util_username(void);
+char	*util_fullname(void);
+/* "~/x" -> home/x; anything else copied. */
+char	*util_expand_tilde(const char *path);
+/* The host's fully qualified name if one can be found, else the short name. */
+char	*util_fqdn(void);
+
+/* Writes all of buf; 0 or -1 with errno. */
+int	 write_all(int fd, const void *buf, size_t n);
+/* fsync the directory holding path. */
+int	 fsync_dir_of(const char *path);
+/* fsync a directory. */
+int	 fsync_dir(const char *dir);
+/* mkdir -p with mode; 0 or -1. */
+int	 mkdir_p(const char *dir, mode_t mode);
+
+/* Time as RFC 5322 date-time in local time: "Thu, 26 Nov 2026 15:08:17 +0000". */
+char	*util_rfc5322_date(time_t t);
+
+/* 1 if host is a loopback name or address. */
+int	 util_is_loopback(const char *host);
+
+/*
+ * Runs "/bin/sh -c cmd" and returns the first line of its stdout with the
+ * newline removed.  NULL on failure, with *err set to a static description.
+ */
+char	*util_command_line(const char *cmd, const char **err);
+
+#endif
