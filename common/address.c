@@ -1,0 +1,466 @@
+/* address.c: RFC 5322 address lists: mailboxes, groups, comments, quoting, qualification. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "address.h"
+#include "mime.h"
+#include "util.h"
+
+enum tok_type { TOK_WORD, TOK_QUOTED, TOK_SPECIAL, TOK_END };
+
+struct tok {
+	enum tok_type type;
+	char	 c;		/* TOK_SPECIAL */
+	struct sbuf raw;	/* as written (quotes kept) */
+	struct sbuf text;	/* unquoted */
+	int	 space_before;	/* white space or a comment came before it */
+};
+
+struct lexer {
+	const char *p;
+	struct sbuf comment;	/* text of the last comment seen */
+};
+
+void
+addr_list_init(struct addr_list *l)
+{
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+void
+addr_list_free(struct addr_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].addr);
+	}
+	free(l->v);
+	addr_list_init(l);
+}
+
+static int
+list_add(struct addr_list *l, const char *name, const char *addr)
+{
+	struct addr *v;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 8;
+
+		if ((v = realloc(l->v, ncap * sizeof *v)) == NULL)
+			return -1;
+		l->v = v;
+		l->cap = ncap;
+	}
+	l->v[l->n].name = strdup(name ? name : "");
+	l->v[l->n].addr = strdup(addr);
+	if (l->v[l->n].name == NULL || l->v[l->n].addr == NULL) {
+		free(l->v[l->n].name);
+		free(l->v[l->n].addr);
+		return -1;
+	}
+	l->n++;
+	return 0;
+}
+
+static int
+is_special(int c)
+{
+	return c != 0 && strchr("()<>[]:;@\\,.\"", c) != NULL;
+}
+
+/* Skips white space and (nested) comments; keeps the last comment's text. */
+static int
+skip_cfws(struct lexer *lx)
+{
+	int skipped = 0, depth;
+
+	for (;;) {
+		while (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\r' || *lx->p == '\n') {
+			lx->p++;
+			skipped = 1;
+		}
+		if (*lx->p != '(')
+			return skipped;
+		skipped = 1;
+		sb_reset(&lx->comment);
+		depth = 0;
+		for (; *lx->p; lx->p++) {
+			if (*lx->p == '\\' && lx->p[1]) {
+				lx->p++;
+				sb_addc(&lx->comment, *lx->p);
+				continue;
+			}
+			if (*lx->p == '(') {
+				if (depth++ > 0)
+					sb_addc(&lx->comment, '(');
+				continue;
+			}
+			if (*lx->p == ')') {
+				if (--depth == 0) {
+					lx->p++;
+					break;
+				}
+				sb_addc(&lx->comment, ')');
+				continue;
+			}
+			sb_addc(&lx->comment, *lx->p);
+		}
+	}
+}
+
+static void
+tok_reset(struct tok *t)
+{
+	sb_reset(&t->raw);
+	sb_reset(&t->text);
+	t->c = 0;
+}
+
+/* Reads the next token into t. */
+static void
+next_tok(struct lexer *lx, struct tok *t)
+{
+	tok_reset(t);
+	t->space_before = skip_cfws(lx);
+	if (*lx->p == '\0') {
+		t->type = TOK_END;
+		return;
+	}
+	if (*lx->p == '"') {
+		t->type = TOK_QUOTED;
+		sb_addc(&t->raw, '"');
+		for (lx->p++; *lx->p && *lx->p != '"'; lx->p++) {
+			if (*lx->p == '\\' && lx->p[1]) {
+				sb_addn(&t->raw, lx->p, 2);
+				lx->p++;
+				sb_addc(&t->text, *lx->p);
+				continue;
+			}
+			if (*lx->p == '\r' || *lx->p == '\n')
+				continue;
+			sb_addc(&t->raw, *lx->p);
+			sb_addc(&t->text, *lx->p);
+		}
+		if (*lx->p == '"')
+			lx->p++;
+		sb_addc(&t->raw, '"');
+		return;
+	}
+	if (*lx->p == '[') {
+		/* Domain literal: one word up to the closing bracket. */
+		t->type = TOK_WORD;
+		while (*lx->p && *lx->p != ']') {
+			sb_addc(&t->raw, *lx->p);
+			lx->p++;
+		}
+		if (*lx->p == ']')
+			sb_addc(&t->raw, *lx->p++);
+		sb_adds(&t->text, t->raw.s);
+		return;
+	}
+	if (is_special((unsigned char)*lx->p)) {
+		t->type = TOK_SPECIAL;
+		t->c = *lx->p++;
+		sb_addc(&t->raw, t->c);
+		sb_addc(&t->text, t->c);
+		return;
+	}
+	t->type = TOK_WORD;
+	while (*lx->p && !is_special((unsigned char)*lx->p) && *lx->p != ' ' &&
+	    *lx->p != '\t' && *lx->p != '\r' && *lx->p != '\n') {
+		sb_addc(&t->raw, *lx->p);
+		sb_addc(&t->text, *lx->p);
+		lx->p++;
+	}
+}
+
+/* Tokens of one mailbox or phrase, until a delimiter. */
+struct seq {
+	struct sbuf phrase;	/* words unquoted, joined by one space */
+	struct sbuf spec;	/* words and . @ as written, no white space */
+	int	 nwords;
+	int	 adjacent;	/* two words with nothing but space between: not an addr-spec */
+	int	 last_was_word;
+	int	 has_comment;
+	struct sbuf comment;
+};
+
+static void
+seq_init(struct seq *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+static void
+seq_reset(struct seq *s)
+{
+	sb_reset(&s->phrase);
+	sb_reset(&s->spec);
+	sb_reset(&s->comment);
+	s->nwords = s->adjacent = s->last_was_word = s->has_comment = 0;
+}
+
+static void
+seq_free(struct seq *s)
+{
+	sb_free(&s->phrase);
+	sb_free(&s->spec);
+	sb_free(&s->comment);
+}
+
+/* Reads an angle-addr after '<'; puts the address (route removed) in out. */
+static void
+read_angle(struct lexer *lx, struct tok *t, struct sbuf *out)
+{
+	int route = 1;
+
+	sb_reset(out);
+	for (;;) {
+		next_tok(lx, t);
+		if (t->type == TOK_END)
+			return;
+		if (t->type == TOK_SPECIAL && t->c == '>')
+			return;
+		/* Obsolete route "@a,@b:": drop it. */
+		if (route && t->type == TOK_SPECIAL && t->c == ':' && out->len && out->s[0] == '@') {
+			sb_reset(out);
+			route = 0;
+			continue;
+		}
+		sb_adds(out, t->raw.s);
+	}
+}
+
+static int
+emit_spec(struct addr_list *l, struct seq *s, const char *name)
+{
+	if (s->spec.len == 0 || s->adjacent)
+		return 0;
+	if (s->spec.s[0] == '@' || s->spec.s[s->spec.len - 1] == '@' ||
+	    !addr_is_valid(s->spec.s))
+		return 0;
+	if (list_add(l, name, s->spec.s) == -1)
+		return -1;
+	return 1;
+}
+
+int
+addr_parse_list(const char *str, struct addr_list *l)
+{
+	struct lexer lx;
+	struct tok t;
+	struct seq s;
+	struct sbuf angle;
+	int added = 0, r, in_group = 0;
+
+	memset(&lx, 0, sizeof lx);
+	memset(&t, 0, sizeof t);
+	seq_init(&s);
+	sb_init(&angle);
+	lx.p = str ? str : "";
+	sb_init(&lx.comment);
+	for (;;) {
+		sb_reset(&lx.comment);
+		next_tok(&lx, &t);
+		if (lx.comment.len) {
+			sb_reset(&s.comment);
+			sb_adds(&s.comment, lx.comment.s);
+			s.has_comment = 1;
+		}
+		if (t.type == TOK_WORD || t.type == TOK_QUOTED) {
+			if (s.last_was_word)
+				s.adjacent = 1;
+			if (s.phrase.len)
+				sb_addc(&s.phrase, ' ');
+			sb_adds(&s.phrase, t.text.s);
+			sb_adds(&s.spec, t.raw.s);
+			s.nwords++;
+			s.last_was_word = 1;
+			continue;
+		}
+		if (t.type == TOK_SPECIAL && (t.c == '.' || t.c == '@')) {
+			sb_addc(&s.spec, t.c);
+			if (t.c == '.')
+				sb_addc(&s.phrase, '.');
+			s.last_was_word = 0;
+			continue;
+		}
+		if (t.type == TOK_SPECIAL && t.c == '<') {
+			read_angle(&lx, &t, &angle);
+			if (angle.len > 0 && addr_is_valid(angle.s)) {
+				const char *name = s.phrase.len ? s.phrase.s :
+				    (s.has_comment ? s.comment.s : "");
+				if (list_add(l, name, angle.s) == -1)
+					goto nomem;
+				added++;
+			}
+			/* Skip to the delimiter after the angle-addr. */
+			seq_reset(&s);
+			s.adjacent = 1;	/* anything before ',' is junk */
+			continue;
+		}
+		if (t.type == TOK_SPECIAL && t.c == ':' && !in_group) {
+			in_group = 1;
+			seq_reset(&s);
+			continue;
+		}
+		if (t.type == TOK_SPECIAL && (t.c == ',' || t.c == ';' || t.c == ':')) {
+			r = emit_spec(l, &s, s.has_comment ? s.comment.s : "");
+			if (r == -1)
+				goto nomem;
+			added += r;
+			if (t.c == ';')
+				in_group = 0;
+			seq_reset(&s);
+			continue;
+		}
+		if (t.type == TOK_END) {
+			r = emit_spec(l, &s, s.has_comment ? s.comment.s : "");
+			if (r == -1)
+				goto nomem;
+			added += r;
+			break;
+		}
+		/* Anything else ('>', ']', stray specials): the mailbox is junk. */
+		s.adjacent = 1;
+	}
+	seq_free(&s);
+	sb_free(&t.raw);
+	sb_free(&t.text);
+	sb_free(&angle);
+	sb_free(&lx.comment);
+	return added;
+nomem:
+	seq_free(&s);
+	sb_free(&t.raw);
+	sb_free(&t.text);
+	sb_free(&angle);
+	sb_free(&lx.comment);
+	return -1;
+}
+
+char *
+addr_parse_one(const char *s)
+{
+	struct addr_list l;
+	char *r = NULL;
+	const char *p = s;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncmp(p, "<>", 2) == 0) {
+		for (p += 2; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+			;
+		return *p ? NULL : strdup("");
+	}
+	addr_list_init(&l);
+	if (addr_parse_list(s, &l) == 1)
+		r = strdup(l.v[0].addr);
+	addr_list_free(&l);
+	return r;
+}
+
+int
+addr_is_valid(const char *a)
+{
+	int quoted = 0;
+	const unsigned char *p = (const unsigned char *)a;
+
+	if (*p == '\0')
+		return 0;
+	for (; *p; p++) {
+		if (*p < 32 || *p == 127)
+			return 0;
+		if (*p == '\\' && quoted && p[1]) {
+			p++;
+			continue;
+		}
+		if (*p == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (!quoted && strchr(" <>(),;:\\", *p))
+			return 0;
+	}
+	return !quoted;
+}
+
+/* The domain part of a, or NULL. */
+static const char *
+domain_of(const char *a)
+{
+	const char *at = strrchr(a, '@');
+
+	return at ? at + 1 : NULL;
+}
+
+int
+addr_is_local(const char *a)
+{
+	const char *d = domain_of(a);
+
+	if (d == NULL || *d == '\0')
+		return 1;
+	if (strcasecmp(d, "localhost") == 0 || strcasecmp(d, "localhost.localdomain") == 0)
+		return 1;
+	return strchr(d, '.') == NULL && d[0] != '[';
+}
+
+char *
+addr_local_part(const char *a)
+{
+	const char *at = strrchr(a, '@');
+
+	return at ? xstrndup(a, (size_t)(at - a)) : strdup(a);
+}
+
+char *
+addr_qualify(const char *a, const char *domain)
+{
+	char *local, *r;
+
+	if (!addr_is_local(a) || domain == NULL || *domain == '\0')
+		return strdup(a);
+	local = addr_local_part(a);
+	r = local ? strfmt("%s@%s", local, domain) : NULL;
+	free(local);
+	return r;
+}
+
+char *
+addr_format(const char *name, const char *addr)
+{
+	struct sbuf b;
+	const char *p;
+	char *enc;
+	int need_quote = 0;
+
+	if (name == NULL || *name == '\0')
+		return strdup(addr);
+	if (!mime_is_ascii(name)) {
+		if ((enc = mime_2047_encode(name)) == NULL)
+			return NULL;
+		b.s = strfmt("%s <%s>", enc, addr);
+		free(enc);
+		return b.s;
+	}
+	for (p = name; *p; p++)
+		if (strchr("()<>[]:;@\\,.\"", *p))
+			need_quote = 1;
+	if (!need_quote)
+		return strfmt("%s <%s>", name, addr);
+	sb_init(&b);
+	sb_addc(&b, '"');
+	for (p = name; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			sb_addc(&b, '\\');
+		sb_addc(&b, *p);
+	}
+	sb_printf(&b, "\" <%s>", addr);
+	return b.s ? sb_steal(&b) : NULL;
+}

@@ -1,0 +1,239 @@
+/* header.c: an RFC 5322 header block: parse, find, change, write with CRLF. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "header.h"
+#include "util.h"
+
+void
+hdr_init(struct hdr_block *h)
+{
+	h->f = NULL;
+	h->n = h->cap = h->bytes = 0;
+}
+
+void
+hdr_free(struct hdr_block *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		free(h->f[i].name);
+		free(h->f[i].raw);
+	}
+	free(h->f);
+	hdr_init(h);
+}
+
+size_t
+hdr_name_len(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if (c == ':')
+			return i;
+		/* ftext: printable US-ASCII except colon; no space. */
+		if (c <= 32 || c >= 127)
+			return 0;
+	}
+	return 0;
+}
+
+/* Makes room for one more field at position pos. */
+static int
+insert_at(struct hdr_block *h, size_t pos, char *name, char *raw)
+{
+	struct hdr_field *f;
+
+	if (name == NULL || raw == NULL) {
+		free(name);
+		free(raw);
+		return -1;
+	}
+	if (h->n == h->cap) {
+		size_t ncap = h->cap ? h->cap * 2 : 16;
+
+		if ((f = realloc(h->f, ncap * sizeof *f)) == NULL) {
+			free(name);
+			free(raw);
+			return -1;
+		}
+		h->f = f;
+		h->cap = ncap;
+	}
+	memmove(h->f + pos + 1, h->f + pos, (h->n - pos) * sizeof *h->f);
+	h->f[pos].name = name;
+	h->f[pos].raw = raw;
+	h->n++;
+	h->bytes += strlen(raw) + 2;
+	return 0;
+}
+
+int
+hdr_add_line(struct hdr_block *h, const char *line, size_t len)
+{
+	size_t nl;
+	struct hdr_field *last;
+	char *raw;
+
+	if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+		if (h->n == 0)
+			return 1;
+		last = &h->f[h->n - 1];
+		nl = strlen(last->raw);
+		if ((raw = realloc(last->raw, nl + 2 + len + 1)) == NULL)
+			return -1;
+		memcpy(raw + nl, "\r\n", 2);
+		memcpy(raw + nl + 2, line, len);
+		raw[nl + 2 + len] = '\0';
+		last->raw = raw;
+		h->bytes += len + 2;
+		return 0;
+	}
+	if ((nl = hdr_name_len(line, len)) == 0)
+		return 1;
+	return insert_at(h, h->n, xstrndup(line, nl), xstrndup(line, len));
+}
+
+int
+hdr_parse(struct hdr_block *h, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len, *eol;
+	size_t n;
+	int r;
+
+	while (p < end) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;
+		if ((r = hdr_add_line(h, p, n)) != 0)
+			return r;
+		p = eol ? eol + 1 : end;
+	}
+	return 0;
+}
+
+const struct hdr_field *
+hdr_find(const struct hdr_block *h, const char *name, size_t idx)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (strcasecmp(h->f[i].name, name) == 0 && idx-- == 0)
+			return &h->f[i];
+	return NULL;
+}
+
+char *
+hdr_value(const struct hdr_field *f)
+{
+	const char *p = f->raw + strlen(f->name) + 1;
+	struct sbuf b;
+
+	sb_init(&b);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	/* Unfold: drop each CRLF, keep the white space after it. */
+	for (; *p; p++) {
+		if (p[0] == '\r' && p[1] == '\n') {
+			p++;
+			continue;
+		}
+		if (sb_addc(&b, *p) == -1) {
+			sb_free(&b);
+			return NULL;
+		}
+	}
+	while (b.len > 0 && (b.s[b.len - 1] == ' ' || b.s[b.len - 1] == '\t'))
+		b.s[--b.len] = '\0';
+	return sb_steal(&b);
+}
+
+char *
+hdr_get(const struct hdr_block *h, const char *name)
+{
+	const struct hdr_field *f = hdr_find(h, name, 0);
+
+	return f ? hdr_value(f) : NULL;
+}
+
+size_t
+hdr_count(const struct hdr_block *h, const char *name)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->n; i++)
+		if (strcasecmp(h->f[i].name, name) == 0)
+			n++;
+	return n;
+}
+
+size_t
+hdr_remove(struct hdr_block *h, const char *name)
+{
+	size_t i, j, removed = 0;
+
+	for (i = j = 0; i < h->n; i++) {
+		if (strcasecmp(h->f[i].name, name) == 0) {
+			h->bytes -= strlen(h->f[i].raw) + 2;
+			free(h->f[i].name);
+			free(h->f[i].raw);
+			removed++;
+			continue;
+		}
+		h->f[j++] = h->f[i];
+	}
+	h->n = j;
+	return removed;
+}
+
+int
+hdr_append(struct hdr_block *h, const char *name, const char *value)
+{
+	return insert_at(h, h->n, strdup(name), strfmt("%s: %s", name, value));
+}
+
+int
+hdr_prepend(struct hdr_block *h, const char *name, const char *value)
+{
+	return insert_at(h, 0, strdup(name), strfmt("%s: %s", name, value));
+}
+
+int
+hdr_set(struct hdr_block *h, const char *name, const char *value)
+{
+	size_t i;
+	char *raw;
+
+	for (i = 0; i < h->n; i++) {
+		if (strcasecmp(h->f[i].name, name) != 0)
+			continue;
+		if ((raw = strfmt("%s: %s", h->f[i].name, value)) == NULL)
+			return -1;
+		h->bytes += strlen(raw);
+		h->bytes -= strlen(h->f[i].raw);
+		free(h->f[i].raw);
+		h->f[i].raw = raw;
+		return 0;
+	}
+	return hdr_append(h, name, value);
+}
+
+int
+hdr_write(const struct hdr_block *h, FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (fputs(h->f[i].raw, fp) == EOF || fputs("\r\n", fp) == EOF)
+			return -1;
+	return 0;
+}
