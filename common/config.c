@@ -381,8 +381,8 @@ conf_load(const char *path, int must_exist, char **err)
 			fclose(fp);
 			goto fail;
 		}
-		r = cfg_parse_fp(top, fp);
 		fclose(fp);
+		r = cfg_parse(top, path);
 		if (r != CFG_SUCCESS) {
 			*err = strfmt("%s", errtext[0] ? errtext : "cannot parse the configuration");
 			if (errtext[0] && strncmp(errtext, path, strlen(path)) != 0) {

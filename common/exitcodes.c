@@ -8,6 +8,7 @@ px_exitcode(enum px_err e)
 	case PX_OK:		return EX_OK;
 	case PX_USAGE:		return EX_USAGE;
 	case PX_DATA:		return EX_DATAERR;
+	case PX_NOINPUT:	return EX_NOINPUT;
 	case PX_NOUSER:		return EX_NOUSER;
 	case PX_UNAVAILABLE:	return EX_UNAVAILABLE;
 	case PX_SOFTWARE:	return EX_SOFTWARE;

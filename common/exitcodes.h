@@ -13,6 +13,7 @@ enum px_err {
 	PX_OK = 0,
 	PX_USAGE,	/* bad command line or argument value */
 	PX_DATA,	/* bad input data (message, address) */
+	PX_NOINPUT,	/* an input file cannot be read */
 	PX_NOUSER,	/* every recipient refused */
 	PX_UNAVAILABLE,	/* permanent server refusal (5xx) */
 	PX_SOFTWARE,	/* internal error, out of memory */

@@ -1,0 +1,277 @@
+/*
+ * deliver.c: one attempt at a queue entry and what follows from it, and the
+ * queue run.  The split that matters: a temporary failure keeps the entry
+ * (with backoff), a permanent one ends it: the caller is told when there is
+ * one, and a queue run, whose caller is gone, keeps the message in failed/.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sendmail.h"
+
+/* One log line for an attempt. */
+static void
+log_attempt(struct smtp_conn *c, const struct qentry *q, const struct strlist *to,
+    const char *status, const char *why)
+{
+	struct sbuf r;
+	size_t i;
+
+	sb_init(&r);
+	for (i = 0; i < to->n; i++)
+		sb_printf(&r, "%s%s", i ? "," : "", to->v[i]);
+	log_event(strcmp(status, "sent") == 0 ? LOG_INFO : LOG_WARNING,
+	    "%s: account=%s host=%s from=<%s> to=<%s> size=%lld status=%s%s%s", q->id,
+	    q->env.account, c ? smtp_host(c) : "-", q->env.sender, r.s ? r.s : "",
+	    (long long)q->env.size, status, why ? " reply=" : "", why ? why : "");
+	sb_free(&r);
+}
+
+enum px_err
+deliver_entry(struct smtp_conn *c, struct qentry *q, int interactive, char **msg)
+{
+	struct strlist to;
+	enum px_err err;
+	size_t i;
+
+	sl_init(&to);
+	for (i = 0; i < q->env.rcpts.n; i++)
+		sl_add(&to, q->env.rcpts.v[i]);
+	err = smtp_send(c, q, msg);
+	if (err == PX_OK) {
+		if (*msg)
+			log_error("%s: some recipients were refused: %s", q->id, *msg);
+		log_attempt(c, q, &to, "sent", *msg ? *msg : smtp_last_reply(c));
+		q_remove(q);
+		sl_free(&to);
+		return PX_OK;
+	}
+	/* Outside an interactive call, a refused login may be mended later. */
+	if (err == PX_TEMPFAIL || (!interactive && (err == PX_NOPERM || err == PX_CONFIG))) {
+		q->env.attempts++;
+		q->env.next = time(NULL) + q_backoff(q->env.attempts);
+		free(q->env.error);
+		q->env.error = xstrdup(*msg);
+		log_attempt(c, q, &to, "deferred", *msg);
+		sl_free(&to);
+		if (q_update(q) == -1)
+			log_error("%s: cannot update the queue entry", q->id);
+		return PX_TEMPFAIL;
+	}
+	log_attempt(c, q, &to, "refused", *msg);
+	sl_free(&to);
+	if (interactive)
+		q_remove(q);
+	else if (q_fail(q, *msg) == -1)
+		log_error("%s: cannot move the entry to failed/", q->id);
+	return err;
+}
+
+struct conns {
+	struct smtp_conn *c[32];
+	struct smtp_account *a[32];
+	size_t n;
+};
+
+/* The connection for an account, opened on first use (at most 32 at once). */
+static struct smtp_conn *
+conn_for(struct conns *cs, struct smtp_account *a, struct postie_cfg *cfg, int verbose)
+{
+	size_t i;
+
+	for (i = 0; i < cs->n; i++)
+		if (cs->a[i] == a)
+			return cs->c[i];
+	if (cs->n == 32) {
+		smtp_close(cs->c[0]);
+		memmove(cs->c, cs->c + 1, 31 * sizeof *cs->c);
+		memmove(cs->a, cs->a + 1, 31 * sizeof *cs->a);
+		cs->n--;
+	}
+	cs->a[cs->n] = a;
+	cs->c[cs->n] = smtp_open(a, cfg, verbose);
+	return cs->c[cs->n++];
+}
+
+static int
+selected(const struct opts *o, const char *id, const struct envelope *e)
+{
+	size_t i;
+	int hit;
+
+	if (o->q_id && strstr(id, o->q_id) == NULL)
+		return 0;
+	if (o->q_sender && strcasestr(e->sender, o->q_sender) == NULL)
+		return 0;
+	if (o->q_rcpt) {
+		for (hit = 0, i = 0; i < e->rcpts.n; i++)
+			if (strcasestr(e->rcpts.v[i], o->q_rcpt))
+				hit = 1;
+		if (!hit)
+			return 0;
+	}
+	return 1;
+}
+
+enum px_err
+queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account, int only_due,
+    struct smtp_conn *reuse)
+{
+	struct strlist ids;
+	struct qentry q;
+	struct conns cs;
+	struct smtp_account *a;
+	struct smtp_conn *c;
+	char *msg, *err;
+	size_t i;
+	time_t now;
+	int r, sent = 0, kept = 0, failed = 0;
+
+	sl_init(&ids);
+	memset(&cs, 0, sizeof cs);
+	if (q_list(cfg->queue_dir, &ids) == -1) {
+		log_error("cannot read the queue directory %s", cfg->queue_dir);
+		return PX_IOERR;
+	}
+	for (i = 0; i < ids.n; i++) {
+		if ((r = q_lock(cfg->queue_dir, ids.v[i], &q)) != 0)
+			continue;	/* busy with another runner, or gone */
+		now = time(NULL);
+		if ((only_account && strcmp(q.env.account, only_account) != 0) ||
+		    (only_due && q.env.next > now) || !selected(o, q.id, &q.env)) {
+			q_close(&q);
+			continue;
+		}
+		if (now - q.env.created > cfg->queue_lifetime) {
+			msg = strfmt("given up after %ld days in the queue; last error: %s",
+			    (long)(now - q.env.created) / 86400,
+			    q.env.error ? q.env.error : "none");
+			log_event(LOG_ERR, "%s: from=<%s> expired: %s", q.id, q.env.sender, msg);
+			if (q_fail(&q, msg) == -1)
+				log_error("%s: cannot move the entry to failed/", q.id);
+			free(msg);
+			q_close(&q);
+			failed++;
+			continue;
+		}
+		a = conf_smtp_select(cfg, q.env.account, NULL, &err);
+		if (a == NULL) {
+			/* The account left the configuration: keep it for the admin. */
+			free(q.env.error);
+			q.env.error = err;
+			q_update(&q);
+			q_close(&q);
+			kept++;
+			continue;
+		}
+		c = (reuse && only_account) ? reuse : conn_for(&cs, a, cfg, o->verbose);
+		if (c == NULL) {
+			q_close(&q);
+			continue;
+		}
+		msg = NULL;
+		switch (deliver_entry(c, &q, 0, &msg)) {
+		case PX_OK:
+			sent++;
+			log_info("%s: sent", q.id);
+			break;
+		case PX_TEMPFAIL:
+			kept++;
+			log_info("%s: kept in the queue: %s", q.id, msg ? msg : "");
+			break;
+		default:
+			failed++;
+			log_error("%s: refused, moved to failed/: %s", q.id, msg ? msg : "");
+			break;
+		}
+		free(msg);
+		q_close(&q);
+	}
+	for (i = 0; i < cs.n; i++)
+		smtp_close(cs.c[i]);
+	if (sent + kept + failed > 0)
+		log_info("queue run: %d sent, %d kept, %d failed", sent, kept, failed);
+	sl_free(&ids);
+	return PX_OK;
+}
+
+void
+submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct submit_result *res)
+{
+	struct qentry q;
+	struct msgctx m;
+	struct smtp_conn *c;
+	FILE *out = NULL;
+	char *err = NULL;
+	enum px_err e;
+
+	memset(res, 0, sizeof *res);
+	memset(&m, 0, sizeof m);
+	if (q_init(cfg->queue_dir, &err) == -1 || q_create(cfg->queue_dir, &q, &out, &err) == -1) {
+		res->err = PX_CANTCREAT;
+		res->msg = err;
+		return;
+	}
+	m.o = o;
+	m.cfg = cfg;
+	m.env = &q.env;
+	e = message_read(&m, r, out);
+	res->dot_seen = m.dot_seen;
+	if (e == PX_OK && o->need_dot && !m.dot_seen) {
+		e = PX_DATA;
+		m.errmsg = strdup("the input ended inside DATA");
+	}
+	if (e != PX_OK) {
+		q_abort(&q, out);
+		res->err = e;
+		res->msg = m.errmsg ? m.errmsg : strdup("cannot read the message");
+		return;
+	}
+	if (q_commit(&q, out, &err) == -1) {
+		q_abort(&q, NULL);
+		res->err = PX_IOERR;
+		res->msg = err;
+		return;
+	}
+	snprintf(res->id, sizeof res->id, "%s", q.id);
+	log_info("queued as %s (%lld bytes) for account \"%s\"", q.id, (long long)q.env.size,
+	    m.acct->name);
+	if ((c = smtp_open(m.acct, cfg, o->verbose)) == NULL) {
+		res->queued = 1;
+		res->msg = strdup("out of memory");
+		q_close(&q);
+		return;
+	}
+	e = deliver_entry(c, &q, 1, &res->msg);
+	if (e == PX_OK) {
+		q_close(&q);
+		/* The connection is up: send what waits for this account. */
+		queue_run(cfg, o, m.acct->name, 1, c);
+	} else if (e == PX_TEMPFAIL && !m.acct->queue) {
+		q_remove(&q);
+		res->err = PX_TEMPFAIL;
+		err = strfmt("%s (account \"%s\"); not queued (queue = \"never\")", res->msg,
+		    m.acct->name);
+		free(res->msg);
+		res->msg = err;
+		q_close(&q);
+	} else if (e == PX_TEMPFAIL) {
+		res->queued = 1;
+		err = strfmt("%s (account \"%s\")", res->msg, m.acct->name);
+		free(res->msg);
+		res->msg = err;
+		q_close(&q);
+	} else {
+		res->err = e;
+		err = strfmt("%s (account \"%s\")", res->msg ? res->msg : "refused", m.acct->name);
+		free(res->msg);
+		res->msg = err;
+		q_close(&q);
+	}
+	smtp_close(c);
+}

@@ -1,0 +1,514 @@
+/*
+ * main.c: sendmail(8) for Postie: options, modes, and the one place where
+ * error classes become exit codes.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "reader.h"
+#include "sendmail.h"
+
+static const char usage_text[] =
+"usage: sendmail [-i] [-t] [-v] [-C file] [-a account] [-f sender] [-F name]\n"
+"                [--attach file [--attach-type type]] [--subject text] [--] [recipient ...]\n"
+"       sendmail -bp | mailq\n"
+"       sendmail -bs\n"
+"       sendmail -q[time] [-qI id] [-qR recipient] [-qS sender]\n"
+"       sendmail -bv recipient ...\n"
+"       sendmail -bi | -I | newaliases\n"
+"       sendmail -V | --version | --help\n";
+
+static const char help_text[] =
+"\n"
+"  -i, -oi        a line with only \".\" does not end the message\n"
+"  -t             take recipients from To, Cc and Bcc (or Resent-*) too\n"
+"  -v             show the SMTP dialogue (credentials hidden)\n"
+"  -C file        configuration file (default ~/.config/postie/postie.conf,\n"
+"                 then " SYSCONFDIR "/postie.conf)\n"
+"  -a account     smtp account to use\n"
+"  -f, -r sender  envelope sender (\"<>\" for none)\n"
+"  -F name        full name for a From: header that is added\n"
+"  --attach file  attach a file (repeatable); --attach-type type sets its type\n"
+"  --subject text set the Subject\n"
+"  -bm            send the message read from standard input (the default)\n"
+"  -bp            list the queue (same as mailq)\n"
+"  -bs            speak SMTP on standard input and output\n"
+"  -bv            show what each recipient resolves to\n"
+"  -bi, -I        check the aliases file (same as newaliases)\n"
+"  -q[time]       send queued mail now, or every time (e.g. -q5m) in the foreground\n"
+"  -qI id, -qR recipient, -qS sender   only entries matching the substring\n"
+"\n"
+"Accepted and ignored for compatibility:\n"
+"  -B type, -N dsn, -R ret, -V envid, -X file, -L tag, -h hops, -O option=value,\n"
+"  -o* (except -oi), -n, -m, -G, -U, -A*, -d*\n"
+"\n"
+"Exit status: 0 sent or queued, 64 usage, 65 data error, 67 all recipients\n"
+"refused, 69 refused, 75 temporary failure (queue = \"never\"), 77 login refused,\n"
+"78 configuration error.\n";
+
+static int
+usage(const char *why)
+{
+	if (why)
+		log_error("%s", why);
+	fputs(usage_text, stderr);
+	return EX_USAGE;
+}
+
+/* A value attached to the option or in the next argument. */
+static const char *
+optval(int argc, char **argv, int *i, const char *attached)
+{
+	if (*attached)
+		return attached;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+/* "5m", "1h", "30s", "2d", "15" (minutes) -> seconds; -1 if bad. */
+static long
+parse_interval(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10), mul = 60;
+
+	if (end == s || v <= 0)
+		return -1;
+	switch (*end) {
+	case 's': mul = 1; end++; break;
+	case 'm': mul = 60; end++; break;
+	case 'h': mul = 3600; end++; break;
+	case 'd': mul = 86400; end++; break;
+	case '\0': break;
+	default: return -1;
+	}
+	return *end ? -1 : v * mul;
+}
+
+static int
+has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n')
+			return 1;
+	return 0;
+}
+
+/* Parses argv into o; returns -1 to exit with *code. */
+static int
+parse_args(int argc, char **argv, struct opts *o, int *code)
+{
+	const char *v, *a;
+	int i, only_rcpts = 0;
+	char c;
+
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (only_rcpts || a[0] != '-' || a[1] == '\0') {
+			if (has_ctl(a)) {
+				*code = usage("a recipient holds a line break");
+				return -1;
+			}
+			sl_add(&o->rcpts, a);
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_rcpts = 1;
+			continue;
+		}
+		if (strncmp(a, "--", 2) == 0) {
+			const char *eq = strchr(a, '=');
+			size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+
+#define LONGOPT(name) (nlen == strlen(name) && strncmp(a, name, nlen) == 0)
+			if (LONGOPT("--help")) {
+				fputs(usage_text, stdout);
+				fputs(help_text, stdout);
+				*code = 0;
+				return -1;
+			}
+			if (LONGOPT("--version")) {
+				printf("sendmail (Postie) %s\n", POSTIE_VERSION);
+				*code = 0;
+				return -1;
+			}
+			if (LONGOPT("--attach") || LONGOPT("--attach-type") || LONGOPT("--subject")) {
+				v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+				if (v == NULL) {
+					*code = usage("an option needs a value");
+					return -1;
+				}
+				if (LONGOPT("--attach")) {
+					sl_add(&o->attach, v);
+					sl_add(&o->attach_type, "");
+				} else if (LONGOPT("--attach-type")) {
+					if (o->attach.n == 0) {
+						*code = usage("--attach-type goes after --attach");
+						return -1;
+					}
+					free(o->attach_type.v[o->attach.n - 1]);
+					o->attach_type.v[o->attach.n - 1] = strdup(v);
+				} else
+					o->subject = v;
+				continue;
+			}
+#undef LONGOPT
+			log_error("unknown option %s", a);
+			*code = usage(NULL);
+			return -1;
+		}
+		/* Clusters of flags such as -ti. */
+		if (strspn(a + 1, "itvnmGU") == strlen(a + 1)) {
+			for (v = a + 1; *v; v++) {
+				if (*v == 'i')
+					o->dot_ends = 0;
+				else if (*v == 't')
+					o->extract = 1;
+				else if (*v == 'v')
+					o->verbose = 1;
+			}
+			continue;
+		}
+		c = a[1];
+		switch (c) {
+		case 'f':
+		case 'r':
+		case 'F':
+		case 'C':
+		case 'a':
+			if ((v = optval(argc, argv, &i, a + 2)) == NULL) {
+				*code = usage("an option needs a value");
+				return -1;
+			}
+			if (has_ctl(v)) {
+				log_error("-%c value holds a line break", c);
+				*code = EX_USAGE;
+				return -1;
+			}
+			if (c == 'f' || c == 'r')
+				o->sender = v;
+			else if (c == 'F')
+				o->fullname = v;
+			else if (c == 'C')
+				o->conf = v;
+			else
+				o->account = v;
+			break;
+		case 'b':
+			switch (a[2]) {
+			case 'm': o->mode = 'm'; break;
+			case 'p': o->mode = 'p'; break;
+			case 's': o->mode = 's'; break;
+			case 'i': o->mode = 'i'; break;
+			case 'v': o->mode = 'v'; break;
+			default:
+				log_error("-%s is not supported", a + 1);
+				*code = usage(NULL);
+				return -1;
+			}
+			if (a[3]) {
+				*code = usage("unknown -b mode");
+				return -1;
+			}
+			break;
+		case 'I':
+			o->mode = 'i';
+			break;
+		case 'q':
+			o->mode = 'q';
+			v = a + 2;
+			if (*v == 'I' || *v == 'R' || *v == 'S') {
+				const char *val = optval(argc, argv, &i, v + 1);
+
+				if (val == NULL) {
+					*code = usage("-qI, -qR and -qS need a value");
+					return -1;
+				}
+				if (*v == 'I')
+					o->q_id = val;
+				else if (*v == 'R')
+					o->q_rcpt = val;
+				else
+					o->q_sender = val;
+			} else if (*v == 'f' || *v == '\0')
+				;
+			else if ((o->qinterval = parse_interval(v)) == -1) {
+				*code = usage("bad -q interval (e.g. -q5m, -q1h, -q30s)");
+				return -1;
+			}
+			break;
+		case 'o':
+			if (strcmp(a, "-oi") == 0)
+				o->dot_ends = 0;
+			else if (a[2] == '\0')
+				i++;	/* "-o name value": skip the value */
+			break;
+		case 'V':
+			/* -V alone is the version; -Venvid or -V envid is a DSN id. */
+			if (a[2] == '\0' && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+				printf("sendmail (Postie) %s\n", POSTIE_VERSION);
+				*code = 0;
+				return -1;
+			}
+			/* FALLTHROUGH */
+		case 'B':
+		case 'N':
+		case 'R':
+		case 'X':
+		case 'L':
+		case 'h':
+		case 'O':
+			if (optval(argc, argv, &i, a + 2) == NULL) {
+				*code = usage("an option needs a value");
+				return -1;
+			}
+			break;
+		case 'A':
+		case 'd':
+		case 'n':
+		case 'm':
+		case 'G':
+		case 'U':
+			break;
+		default:
+			log_error("unknown option %s", a);
+			*code = usage(NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Loads the configuration; a setgid sendmail ignores -C and the environment for users. */
+static struct postie_cfg *
+load_config(const struct opts *o, int must_have, int *code)
+{
+	struct postie_cfg *cfg;
+	char *path, *err = NULL;
+	int trusted = getuid() == 0 || getegid() == getgid();
+
+	if (!trusted && o->conf)
+		log_error("-C is ignored: this sendmail is installed setgid");
+	path = conf_find(trusted ? o->conf : NULL, trusted);
+	cfg = conf_load(path, trusted && o->conf != NULL, &err);
+	if (cfg == NULL) {
+		log_error("%s", err);
+		free(err);
+		free(path);
+		*code = EX_CONFIG;
+		return NULL;
+	}
+	if (must_have && cfg->nsmtp == 0) {
+		log_error("%s: no smtp account is configured (see postie.conf(5))", path);
+		free(path);
+		conf_free(cfg);
+		*code = EX_CONFIG;
+		return NULL;
+	}
+	free(path);
+	if (log_open(cfg->log) == -1)
+		log_error("cannot open the log file %s: %s", cfg->log, strerror(errno));
+	return cfg;
+}
+
+/* Removes temp files left by a crash more than a day ago (and not locked). */
+static void
+clean_tmp(const char *qdir)
+{
+	char *tmp = strfmt("%s/tmp", qdir), *p;
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	int fd;
+
+	if (tmp == NULL || (d = opendir(tmp)) == NULL) {
+		free(tmp);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		p = strfmt("%s/%s", tmp, de->d_name);
+		if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 86400) {
+			fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+				unlink(p);
+			if (fd != -1)
+				close(fd);
+		}
+		free(p);
+	}
+	closedir(d);
+	free(tmp);
+}
+
+/* Reads one message from the caller, queues it and tries it once. */
+static int
+send_mode(struct postie_cfg *cfg, struct opts *o)
+{
+	struct submit_result res;
+	struct reader r;
+
+	if (o->rcpts.n == 0 && !o->extract)
+		return usage("no recipients given");
+	if (rd_init(&r, STDIN_FILENO, READ_BUF) == -1) {
+		log_error("out of memory");
+		return EX_SOFTWARE;
+	}
+	submit(cfg, o, &r, &res);
+	rd_free(&r);
+	if (res.err != PX_OK)
+		log_error("%s", res.msg);
+	else if (res.queued && (o->verbose || isatty(STDERR_FILENO)))
+		log_error("%s; queued as %s, will retry", res.msg, res.id);
+	free(res.msg);
+	return px_exitcode(res.err);
+}
+
+static int
+verify_mode(struct postie_cfg *cfg, const struct opts *o)
+{
+	struct strlist out;
+	struct smtp_account *a;
+	char *err = NULL;
+	enum px_err e;
+	size_t i;
+
+	if (o->rcpts.n == 0)
+		return usage("-bv needs recipients");
+	if ((a = conf_smtp_select(cfg, o->account, o->sender, &err)) == NULL) {
+		log_error("%s", err);
+		free(err);
+		return EX_CONFIG;
+	}
+	sl_init(&out);
+	e = rcpts_resolve(cfg, a->domain, &o->rcpts, &out, &err);
+	if (e != PX_OK) {
+		log_error("%s", err);
+		free(err);
+		return px_exitcode(e);
+	}
+	for (i = 0; i < out.n; i++)
+		printf("%s... deliverable: account %s, host %s port %d\n", out.v[i], a->name,
+		    a->net.host, a->net.port);
+	sl_free(&out);
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int
+queue_mode(struct postie_cfg *cfg, const struct opts *o)
+{
+	struct sigaction sa;
+	time_t next;
+
+	if (cfg->nsmtp == 0) {
+		log_error("%s: no smtp account is configured", cfg->path);
+		return EX_CONFIG;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	do {
+		next = time(NULL) + o->qinterval;
+		clean_tmp(cfg->queue_dir);
+		queue_run(cfg, o, NULL, 0, NULL);
+		while (o->qinterval && !stop && time(NULL) < next)
+			sleep(1);
+	} while (o->qinterval && !stop);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct postie_cfg *cfg;
+	char *prog = strdup(argc > 0 && argv[0] ? argv[0] : "sendmail"), *err = NULL;
+	const char *base = prog ? basename(prog) : "sendmail";
+	int code = 0, n;
+
+	memset(&o, 0, sizeof o);
+	o.dot_ends = 1;
+	o.mode = 'm';
+	sl_init(&o.rcpts);
+	sl_init(&o.attach);
+	sl_init(&o.attach_type);
+	log_setprog("sendmail");
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+	if (strcmp(base, "mailq") == 0)
+		o.mode = 'p';
+	else if (strcmp(base, "newaliases") == 0)
+		o.mode = 'i';
+	if (parse_args(argc, argv, &o, &code) == -1)
+		goto out;
+	log_setverbose(o.verbose);
+	if ((cfg = load_config(&o, o.mode == 'm' || o.mode == 's', &code)) == NULL)
+		goto out;
+	if (net_global_init() == -1) {
+		log_error("cannot initialise libcurl");
+		code = EX_SOFTWARE;
+		conf_free(cfg);
+		goto out;
+	}
+	switch (o.mode) {
+	case 'p':
+		q_print(cfg->queue_dir, stdout);
+		code = fflush(stdout) == EOF ? EX_IOERR : 0;
+		break;
+	case 'i':
+		if ((n = aliases_check(cfg->aliases, &err)) == -1) {
+			log_error("%s", err);
+			code = EX_CONFIG;
+		} else
+			printf("%s: %d aliases\n", cfg->aliases ? cfg->aliases : "(none)", n);
+		free(err);
+		break;
+	case 'v':
+		code = verify_mode(cfg, &o);
+		break;
+	case 'q':
+		code = queue_mode(cfg, &o);
+		break;
+	case 's':
+		code = bs_serve(cfg, &o);
+		break;
+	default:
+		code = send_mode(cfg, &o);
+		break;
+	}
+	net_global_cleanup();
+	conf_free(cfg);
+	log_close();
+out:
+	sl_free(&o.rcpts);
+	sl_free(&o.attach);
+	sl_free(&o.attach_type);
+	free(prog);
+	return code;
+}

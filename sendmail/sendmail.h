@@ -1,0 +1,158 @@
+/*
+ * sendmail.h: what the parts of sendmail share.
+ *
+ * The flow: main.c parses options and picks a mode; message.c reads the
+ * message from stdin (or -bs) into a queue entry with completed headers;
+ * queue.c keeps entries durable; smtp.c delivers entries over one libcurl
+ * connection per account; aliases.c expands local names.
+ */
+#ifndef SENDMAIL_H
+#define SENDMAIL_H
+
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "address.h"
+#include "config.h"
+#include "exitcodes.h"
+#include "header.h"
+#include "util.h"
+
+/* Limits on input; over them the message is refused with a data error. */
+#define MAX_HEADER_BYTES	(16u * 1024 * 1024)
+#define MAX_HEADER_FIELDS	200000u
+#define SMTP_LINE_MAX		998
+
+struct opts {
+	int	 dot_ends;	/* no -i: a lone "." ends input */
+	int	 need_dot;	/* -bs: input must end with the lone "." */
+	int	 extract;	/* -t */
+	int	 verbose;	/* -v */
+	const char *conf;	/* -C */
+	const char *account;	/* -a */
+	const char *sender;	/* -f / -r, "" for <> */
+	const char *fullname;	/* -F */
+	const char *subject;	/* --subject */
+	struct strlist attach;	/* --attach files */
+	struct strlist attach_type;	/* matching types, "" = from mime.types */
+	char	 mode;		/* 'm' send, 'p' list queue, 's' -bs, 'q' run queue, 'i' newaliases, 'v' verify */
+	long	 qinterval;	/* -qTIME in seconds, 0 = once */
+	const char *q_id, *q_rcpt, *q_sender;	/* -qI -qR -qS substrings */
+	struct strlist rcpts;	/* argv recipients (comma lists split later) */
+};
+
+/* The envelope and bookkeeping of one queue entry. */
+struct envelope {
+	char	*account;	/* smtp account name */
+	char	*sender;	/* "" for the null sender */
+	struct strlist rcpts;
+	time_t	 created;
+	int	 attempts;
+	time_t	 next;		/* next attempt not before */
+	char	*error;		/* last error, or NULL */
+	off_t	 size;
+};
+
+void	 env_init(struct envelope *e);
+void	 env_free(struct envelope *e);
+
+/* A queue entry: its id, envelope, and the locked data file. */
+struct qentry {
+	char	*dir;
+	char	*id;
+	struct envelope env;
+	int	 fd;		/* data file, locked; -1 if none */
+	char	*tmpmsg;	/* data file path while not yet committed */
+};
+
+/* queue.c */
+int	 q_init(const char *dir, char **err);
+int	 q_create(const char *dir, struct qentry *q, FILE **out, char **err);
+int	 q_commit(struct qentry *q, FILE *fp, char **err);
+void	 q_abort(struct qentry *q, FILE *fp);
+int	 q_list(const char *dir, struct strlist *ids);
+int	 q_lock(const char *dir, const char *id, struct qentry *q);	/* 0, 1 busy, -1 gone */
+int	 q_update(struct qentry *q);
+int	 q_remove(struct qentry *q);
+int	 q_fail(struct qentry *q, const char *why);
+void	 q_close(struct qentry *q);
+int	 q_read_env(const char *path, struct envelope *e);
+time_t	 q_backoff(int attempts);
+int	 q_print(const char *dir, FILE *out);
+int	 strcmp_p(const void *a, const void *b);
+
+/* message.c: reads stdin (fd) and writes the completed message to out. */
+struct msgctx {
+	const struct opts *o;
+	struct postie_cfg *cfg;
+	struct smtp_account *acct;	/* chosen account (set by message_read) */
+	struct envelope *env;
+	char	*errmsg;		/* one-line error on failure */
+	int	 dot_seen;		/* input ended with a lone "." line */
+};
+struct reader;
+/* Reads one message from r (up to end of input, or a lone "." with dot_ends). */
+enum px_err message_read(struct msgctx *m, struct reader *r, FILE *out);
+#define READ_BUF	(256 * 1024)
+
+/* aliases.c: checks the aliases file; returns the number of aliases or -1. */
+int	 aliases_check(const char *file, char **err);
+
+/* recipients: split comma lists, expand aliases, qualify, dedupe. */
+enum px_err rcpts_resolve(struct postie_cfg *cfg, const char *domain, const struct strlist *in,
+	    struct strlist *out, char **err);
+
+/* smtp.c */
+struct smtp_conn;
+struct smtp_conn *smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose);
+/*
+ * Sends one committed entry.  Returns the error class; on success or
+ * partial success the entry's recipients are reduced to those still to be
+ * tried.  *msg gets a one-line description of a failure.
+ */
+enum px_err smtp_send(struct smtp_conn *c, struct qentry *q, char **msg);
+void	 smtp_close(struct smtp_conn *c);
+const char *smtp_last_reply(struct smtp_conn *c);
+const char *smtp_host(struct smtp_conn *c);
+
+/* deliver.c: tries an entry now and handles the outcome (remove, keep, fail). */
+enum px_err deliver_entry(struct smtp_conn *c, struct qentry *q, int queue_ok, char **msg);
+enum px_err queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account,
+	    int only_due, struct smtp_conn *reuse);
+
+/* bs.c */
+int	 bs_serve(struct postie_cfg *cfg, const struct opts *o);
+
+/* attach.c */
+/*
+ * Writes h and a multipart/mixed body: the text read from r (r NULL: no
+ * text; first/firstlen: a line already read when have_first) as the first
+ * part, then each --attach file as a base64 part.
+ */
+enum px_err attach_wrap(struct msgctx *m, struct hdr_block *h, struct reader *r,
+	    const char *first, size_t firstlen, int have_first, FILE *out);
+
+/* message.c: what a body held, and the body copier attach.c uses too. */
+struct bodyinfo {
+	int	 long_line;	/* a line over SMTP_LINE_MAX octets */
+	int	 nul;		/* a NUL byte */
+	int	 eightbit;	/* a byte over 127 */
+	off_t	 offset;	/* where the body starts in the spool file */
+};
+enum px_err copy_body(struct msgctx *m, struct reader *r, const char *first, size_t firstlen,
+	    int have_first, FILE *out, struct bodyinfo *bi);
+
+/* The result of taking one message from a caller (stdin or -bs). */
+struct submit_result {
+	enum px_err err;	/* PX_OK: sent or queued */
+	int	 queued;	/* kept in the queue for a later try */
+	int	 dot_seen;	/* the input ended with a lone "." */
+	char	*msg;		/* why, when not simply sent; malloc'd */
+	char	 id[64];
+};
+/* deliver.c: spools the message read from r, tries it, flushes the account's queue. */
+void	 submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r,
+	    struct submit_result *res);
+
+#endif
