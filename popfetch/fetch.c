@@ -1,0 +1,449 @@
+/*
+ * fetch.c: one poll of one account, by the safe fetch protocol.
+ *
+ *   1. lock the account, read its UIDL state, prepare the destination;
+ *   2. LIST and UIDL; choose: with only_new, messages whose UIDL is in the
+ *      state were delivered before (in delete mode they are deleted now,
+ *      without fetching them again); max_size leaves big ones on the
+ *      server, max_messages caps the rest;
+ *   3. in batches: RETR each message streaming into the destination, then
+ *      one fsync for the batch, then the UIDLs recorded (atomic state
+ *      file), and only then DELE for those messages;
+ *   4. QUIT, whose +OK commits the deletions.
+ *
+ * A kill at any point loses nothing: a message is deleted only after the
+ * fsync that covers it and the state that records it.  At worst a message
+ * whose fsync completed but whose UIDL was not yet recorded is delivered
+ * twice.  A destination error undoes the message in hand and stops the
+ * poll; a network error stops it too, after the messages already written
+ * are made durable and recorded (they are deleted at the next poll).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "header.h"
+#include "log.h"
+#include "mime.h"
+#include "popfetch.h"
+
+/* A batch ends after this many messages, bytes or seconds. */
+#define BATCH_MSGS	256
+#define BATCH_BYTES	(32LL * 1024 * 1024)
+#define BATCH_SECS	5
+#define TOP_MAX		(256 * 1024)
+
+struct fetch {
+	const struct pop3_account *a;
+	const struct popts *o;
+	struct pop3 pop;
+	struct ustate us;
+	struct dest *dest;
+	struct pop3_msg *v;
+	size_t	 n;
+	int	 keep;
+	int	 conn_ok;	/* the session still holds our DELE marks */
+	enum px_err err;	/* first fatal error */
+	/* progress */
+	unsigned long nwanted, ndone;
+	unsigned long long bytes;
+	double	 last;
+};
+
+static int progress_shown;
+
+static double
+now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+human(char *buf, size_t len, unsigned long long b)
+{
+	if (b < 10 * 1024)
+		snprintf(buf, len, "%llu bytes", b);
+	else if (b < 10ULL * 1024 * 1024)
+		snprintf(buf, len, "%.1f KB", b / 1024.0);
+	else
+		snprintf(buf, len, "%.1f MB", b / (1024.0 * 1024));
+}
+
+/* Clears the progress line before something else goes to stderr. */
+static void
+progress_clear(void)
+{
+	if (progress_shown)
+		(void)!write(STDERR_FILENO, "\r\033[K", 4);
+	progress_shown = 0;
+}
+
+static void
+progress(struct fetch *f, int force)
+{
+	char line[256], b[32];
+	double t;
+	int k;
+
+	if (!f->o->progress || f->nwanted == 0)
+		return;
+	t = now_secs();
+	if (!force && t - f->last < 0.2)
+		return;
+	f->last = t;
+	human(b, sizeof b, f->bytes);
+	k = snprintf(line, sizeof line, "\r%s: %s: %lu/%lu messages, %s\033[K", log_prog(),
+	    f->a->name, f->ndone, f->nwanted, b);
+	if (k > 0)
+		(void)!write(STDERR_FILENO, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+	progress_shown = 1;
+}
+
+/* Prints an error for the account and remembers the first fatal class. */
+static void
+fail(struct fetch *f, enum px_err e, char *msg)
+{
+	progress_clear();
+	log_error("%s: %s", f->a->name, msg ? msg : "error");
+	if (f->err == PX_OK)
+		f->err = e;
+	free(msg);
+}
+
+static size_t
+retr_sink(void *arg, const char *p, size_t n)
+{
+	struct fetch *f = arg;
+
+	f->bytes += n;
+	progress(f, 0);
+	if (pf_stop >= 2)
+		return 0;	/* stop now: the message is undone */
+	return dest_msg_data(f->dest, p, n) == 0 ? n : 0;
+}
+
+/* Fetches one message into the destination; 0 delivered, -1 not. */
+static int
+fetch_one(struct fetch *f, struct pop3_msg *m, int *fatal)
+{
+	enum px_err e, de;
+	char *msg = NULL, *dmsg = NULL;
+
+	if ((e = dest_msg_begin(f->dest, &msg)) != PX_OK) {
+		dest_msg_abort(f->dest);
+		fail(f, e, msg);
+		*fatal = 1;
+		return -1;
+	}
+	e = pop3_retr(&f->pop, m->num, retr_sink, f, &msg);
+	if (e != PX_OK) {
+		/* Our own sink stopped the transfer, or the network failed. */
+		de = dest_error(f->dest, &dmsg);
+		dest_msg_abort(f->dest);
+		f->conn_ok = 0;
+		*fatal = 1;
+		if (de != PX_OK) {
+			free(msg);
+			fail(f, de, dmsg);
+		} else {
+			free(dmsg);
+			fail(f, e, msg);
+		}
+		return -1;
+	}
+	if ((e = dest_msg_end(f->dest, &msg)) != PX_OK) {
+		/* An mda judges each message: go on with the next one. */
+		if (!dest_per_message(f->dest))
+			*fatal = 1;
+		fail(f, e, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Deletes the messages marked done (not yet deleted); 0 or -1. */
+static int
+delete_done(struct fetch *f, size_t from, size_t to, int seen_too)
+{
+	enum px_err e;
+	char *msg;
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		if (f->v[i].deleted || !(f->v[i].done || (seen_too && f->v[i].seen)))
+			continue;
+		if ((e = pop3_dele(&f->pop, f->v[i].num, &msg)) != PX_OK) {
+			f->conn_ok = 0;
+			fail(f, e, msg);
+			return -1;
+		}
+		f->v[i].deleted = 1;
+	}
+	return 0;
+}
+
+/* Runs batches over the wanted messages. */
+static void
+fetch_batches(struct fetch *f)
+{
+	size_t i = 0, first, k;
+	int fatal = 0;
+	enum px_err e;
+	char *msg;
+	unsigned long count;
+	unsigned long long bytes;
+	double start;
+	unsigned char *pending;
+
+	if ((pending = calloc(f->n ? f->n : 1, 1)) == NULL) {
+		fail(f, PX_SOFTWARE, strdup("out of memory"));
+		return;
+	}
+	while (i < f->n && !fatal && !pf_stop) {
+		while (i < f->n && !f->v[i].wanted)
+			i++;
+		if (i == f->n)
+			break;
+		if ((e = dest_batch_begin(f->dest, &msg)) != PX_OK) {
+			fail(f, e, msg);
+			break;
+		}
+		first = i;
+		count = 0;
+		bytes = 0;
+		start = now_secs();
+		for (; i < f->n && !fatal && !pf_stop; i++) {
+			if (!f->v[i].wanted)
+				continue;
+			if (count >= BATCH_MSGS || (long long)bytes >= BATCH_BYTES ||
+			    now_secs() - start >= BATCH_SECS)
+				break;
+			if (fetch_one(f, &f->v[i], &fatal) == 0) {
+				pending[i] = 1;
+				f->ndone++;
+			}
+			count++;
+			bytes += f->v[i].size > 0 ? (unsigned long long)f->v[i].size : 0;
+			progress(f, 0);
+		}
+		/* One fsync covers the batch; only then is anything recorded. */
+		if ((e = dest_commit(f->dest, &msg)) != PX_OK) {
+			fail(f, e, msg);
+			for (k = first; k < i; k++)
+				if (pending[k]) {
+					pending[k] = 0;
+					f->ndone--;
+				}
+			break;
+		}
+		for (k = first; k < i; k++)
+			if (pending[k])
+				f->v[k].done = 1;
+		if ((e = us_save(&f->us, f->v, f->n, &msg)) != PX_OK) {
+			/* Delivered but not recorded: keep them on the server. */
+			fail(f, e, msg);
+			break;
+		}
+		if (!f->keep && f->conn_ok && delete_done(f, first, i, 0) == -1)
+			break;
+	}
+	free(pending);
+	progress(f, 1);
+}
+
+/* Marks what to fetch, delete or leave. */
+static void
+choose(struct fetch *f, struct poll_result *res)
+{
+	size_t i;
+	unsigned long nwanted = 0;
+	struct pop3_msg *m;
+
+	for (i = 0; i < f->n; i++) {
+		m = &f->v[i];
+		m->seen = f->a->only_new && us_has(&f->us, m->uidl);
+		if (m->seen)
+			continue;
+		if (f->a->max_size > 0 && m->size > f->a->max_size) {
+			res->nskipped++;
+			log_info("%s: message %lu (%lld bytes) is larger than max_size: "
+			    "left on the server", f->a->name, m->num, m->size);
+			log_event(LOG_NOTICE, "account=%s host=%s message=%lu uidl=%s size=%lld "
+			    "left on the server: larger than max_size %lld", f->a->name,
+			    f->a->net.host, m->num, m->uidl ? m->uidl : "-", m->size,
+			    f->a->max_size);
+			continue;
+		}
+		if (f->a->max_messages > 0 && nwanted >= (unsigned long)f->a->max_messages)
+			continue;
+		m->wanted = 1;
+		nwanted++;
+	}
+	f->nwanted = nwanted;
+}
+
+enum px_err
+fetch_account(const struct pop3_account *a, const struct popts *o, struct poll_result *res)
+{
+	struct fetch f;
+	enum px_err e;
+	char *msg = NULL, b[32];
+	size_t i;
+	unsigned long ndele = 0;
+	int pop_started = 0;
+
+	memset(res, 0, sizeof *res);
+	memset(&f, 0, sizeof f);
+	f.a = a;
+	f.o = o;
+	f.keep = a->keep || o->keep;
+	f.us.lockfd = -1;
+	if ((e = us_open(&f.us, a, &msg)) != PX_OK) {
+		fail(&f, e, msg);
+		goto out;
+	}
+	if ((e = dest_open(&f.dest, a, &msg)) != PX_OK) {
+		fail(&f, e, msg);
+		goto out;
+	}
+	pop_started = 1;
+	if ((e = pop3_open(&f.pop, &a->net, o->verbose, &msg)) != PX_OK) {
+		fail(&f, e, msg);
+		goto out;
+	}
+	if ((e = pop3_scan(&f.pop, &f.v, &f.n, &msg)) != PX_OK) {
+		fail(&f, e, msg);
+		goto out;
+	}
+	f.conn_ok = 1;
+	if (!f.pop.uidl_ok && f.n > 0 && f.keep && a->only_new)
+		log_error("%s: %s has no UIDL: with keep, every message is fetched again "
+		    "each time", a->name, a->net.host);
+	choose(&f, res);
+	/* Delivered by an earlier poll whose deletions did not happen. */
+	if (!f.keep && a->only_new && delete_done(&f, 0, f.n, 1) == -1)
+		goto out;
+	fetch_batches(&f);
+out:
+	if (pop_started) {
+		for (i = 0; i < f.n; i++)
+			if (f.v[i].deleted)
+				ndele++;
+		e = pop3_close(&f.pop, &msg);
+		if (e != PX_OK && ndele > 0 && f.conn_ok)
+			fail(&f, e, strfmt("QUIT failed, so the server may keep the messages "
+			    "(they are deleted at the next poll): %s", msg ? msg : ""));
+		else
+			free(msg);
+		/* Only QUIT's +OK makes deletions happen. */
+		res->ndeleted = f.pop.quit_reply == 1 ? ndele : 0;
+	}
+	for (i = 0; i < f.n; i++)
+		if (f.v[i].done) {
+			res->nmsgs++;
+			res->bytes += f.v[i].size > 0 ? (unsigned long long)f.v[i].size : 0;
+		}
+	if (o->progress || o->summary) {
+		progress_clear();
+		human(b, sizeof b, res->bytes);
+		if (res->nmsgs > 0 || f.err == PX_OK)
+			log_error("%s: %lu message%s, %s%s", a->name, res->nmsgs,
+			    res->nmsgs == 1 ? "" : "s", b, f.keep ? " (kept on the server)" : "");
+	}
+	log_event(f.err == PX_OK ? LOG_INFO : LOG_ERR,
+	    "account=%s host=%s messages=%lu bytes=%llu deleted=%lu skipped=%lu outcome=%s",
+	    a->name, a->net.host, res->nmsgs, res->bytes, res->ndeleted, res->nskipped,
+	    f.err == PX_OK ? (pf_stop ? "stopped" : "ok") : "failed");
+	pop3_msgs_free(f.v, f.n);
+	dest_close(f.dest);
+	us_close(&f.us);
+	return f.err;
+}
+
+/* ---- --list ---- */
+
+static size_t
+top_sink(void *arg, const char *p, size_t n)
+{
+	struct sbuf *b = arg;
+
+	if (b->len < TOP_MAX && sb_addn(b, p, n < TOP_MAX - b->len ? n : TOP_MAX - b->len) == -1)
+		return 0;
+	return n;
+}
+
+/* Decoded header value, control characters made harmless for a terminal. */
+static char *
+shown(const struct hdr_block *h, const char *name)
+{
+	char *v, *d;
+	unsigned char *p;
+
+	if ((v = hdr_get(h, name)) == NULL)
+		return strdup("");
+	d = mime_2047_decode(v);
+	free(v);
+	if (d == NULL)
+		return strdup("");
+	for (p = (unsigned char *)d; *p; p++)
+		if (*p < ' ' || *p == 0x7f)
+			*p = ' ';
+	return d;
+}
+
+enum px_err
+list_account(const struct pop3_account *a, const struct popts *o)
+{
+	struct pop3 pop;
+	struct pop3_msg *v = NULL;
+	struct hdr_block h;
+	struct sbuf top;
+	size_t n = 0, i;
+	long long total = 0;
+	char *msg = NULL, *from, *subj, b[32];
+	enum px_err e, err = PX_OK;
+
+	sb_init(&top);
+	if ((e = pop3_open(&pop, &a->net, o->verbose, &msg)) != PX_OK ||
+	    (e = pop3_scan(&pop, &v, &n, &msg)) != PX_OK) {
+		log_error("%s: %s", a->name, msg ? msg : "error");
+		free(msg);
+		pop3_close(&pop, &msg);
+		free(msg);
+		return e;
+	}
+	for (i = 0; i < n; i++)
+		total += v[i].size > 0 ? v[i].size : 0;
+	human(b, sizeof b, (unsigned long long)total);
+	printf("%s: %zu message%s, %s (%s)\n", a->name, n, n == 1 ? "" : "s", b,
+	    a->net.host);
+	for (i = 0; i < n && !pf_stop; i++) {
+		sb_reset(&top);
+		if ((e = pop3_top(&pop, v[i].num, top_sink, &top, &msg)) != PX_OK) {
+			log_error("%s: %s", a->name, msg ? msg : "error");
+			free(msg);
+			err = e;
+			break;
+		}
+		hdr_init(&h);
+		hdr_parse(&h, top.s ? top.s : "", top.len);
+		from = shown(&h, "From");
+		subj = shown(&h, "Subject");
+		printf("%5lu %10lld  %-24s  %-32s  %s\n", v[i].num, v[i].size,
+		    v[i].uidl ? v[i].uidl : "-", from ? from : "", subj ? subj : "");
+		free(from);
+		free(subj);
+		hdr_free(&h);
+	}
+	fflush(stdout);
+	pop3_close(&pop, &msg);
+	free(msg);
+	pop3_msgs_free(v, n);
+	sb_free(&top);
+	return err;
+}
