@@ -84,6 +84,26 @@ install: all
 	[ -e $(DESTDIR)$(SYSCONFDIR)/postie.conf ] || \
 		install -m 0600 etc/postie.conf $(DESTDIR)$(SYSCONFDIR)/postie.conf
 
+# A system-wide spool for multi-user machines: sendmail setgid postie, the
+# spool and the configuration readable only through it.
+SPOOLDIR ?= /var/spool/postie
+install-system: install
+	getent group postie >/dev/null || groupadd --system postie
+	chgrp postie $(DESTDIR)$(SBINDIR)/sendmail
+	chmod 2755 $(DESTDIR)$(SBINDIR)/sendmail
+	install -d -o root -g postie -m 2770 $(DESTDIR)$(SPOOLDIR) \
+		$(DESTDIR)$(SPOOLDIR)/tmp $(DESTDIR)$(SPOOLDIR)/failed
+	chgrp postie $(DESTDIR)$(SYSCONFDIR)/postie.conf
+	chmod 0640 $(DESTDIR)$(SYSCONFDIR)/postie.conf
+
+install-units:
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in etc/*.service etc/*.timer; do \
+		sed -e 's|/usr/sbin/sendmail|$(SBINDIR)/sendmail|g' \
+		    -e 's|/usr/local/bin/popfetch|$(BINDIR)/popfetch|g' $$u \
+		    > $(DESTDIR)$(UNITDIR)/$${u#etc/}; \
+	done
+
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/popfetch \
 		$(DESTDIR)$(BINDIR)/mailq $(DESTDIR)$(BINDIR)/newaliases $(DESTDIR)$(LIBDIR)/sendmail \
@@ -94,4 +114,4 @@ clean:
 	rm -f common/*.o common/libpostie.a sendmail/*.o sendmail/sendmail \
 		popfetch/*.o popfetch/popfetch $(UNIT_BIN)
 
-.PHONY: all deps deps-bench test demo bench install uninstall clean
+.PHONY: all deps deps-bench test demo bench install install-system install-units uninstall clean

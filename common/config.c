@@ -320,7 +320,8 @@ default_queue_dir(void)
 	char *home, *r;
 	const char *st;
 
-	if (getuid() == 0)
+	/* root, and a setgid sendmail serving every user, use the system spool. */
+	if (getuid() == 0 || getegid() != getgid())
 		return strdup("/var/spool/postie");
 	if ((st = getenv("XDG_STATE_HOME")) != NULL && *st == '/')
 		return strfmt("%s/postie/queue", st);

@@ -460,7 +460,18 @@ main(int argc, char **argv)
 	sl_init(&o.attach_type);
 	log_setprog("sendmail");
 	signal(SIGPIPE, SIG_IGN);
-	umask(077);
+	if (getegid() != getgid() && getuid() != 0) {
+		/*
+		 * Installed setgid for the system spool: the caller's
+		 * environment must not steer us (proxies, TLS key logs, PATH
+		 * for password_command).  Queue files are group-readable so
+		 * that any runner of the queue can send them.
+		 */
+		clearenv();
+		setenv("PATH", "/usr/bin:/bin", 1);
+		umask(027);
+	} else
+		umask(077);
 	if (strcmp(base, "mailq") == 0)
 		o.mode = 'p';
 	else if (strcmp(base, "newaliases") == 0)
@@ -473,6 +484,14 @@ main(int argc, char **argv)
 	if (net_global_init() == -1) {
 		log_error("cannot initialise libcurl");
 		code = EX_SOFTWARE;
+		conf_free(cfg);
+		goto out;
+	}
+	/* Modes that never touch the queue need no group privilege past this point. */
+	if ((o.mode == 'i' || o.mode == 'v') && getegid() != getgid() &&
+	    setresgid(getgid(), getgid(), getgid()) == -1) {
+		log_error("cannot drop the group privilege: %s", strerror(errno));
+		code = EX_OSERR;
 		conf_free(cfg);
 		goto out;
 	}

@@ -151,7 +151,9 @@ complete(struct msgctx *m, struct hdr_block *h)
 	hdr_remove(h, "Bcc");
 	hdr_remove(h, "Resent-Bcc");
 
-	if (o->sender && *o->sender && (fsender = addr_parse_one(o->sender)) == NULL) {
+	if (o->sender && *o->sender == '\0')
+		fsender = strdup("");	/* the null sender, from -bs MAIL FROM:<> */
+	else if (o->sender && (fsender = addr_parse_one(o->sender)) == NULL) {
 		m->errmsg = strfmt("invalid sender address \"%s\"", o->sender);
 		err = PX_USAGE;
 		goto out;

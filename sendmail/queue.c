@@ -52,15 +52,19 @@ q_init(const char *dir, char **err)
 {
 	char *sub;
 	int r = 0;
-	mode_t old = umask(007);
+	mode_t old = umask(007), mode = 0700;
+	struct stat st;
 
 	if (mkdir_p(dir, 0700) == -1) {
 		*err = strfmt("cannot create the queue directory %s: %s", dir, strerror(errno));
 		umask(old);
 		return -1;
 	}
+	/* A shared spool (setgid directory) hands its group to what we make in it. */
+	if (stat(dir, &st) == 0 && (st.st_mode & S_ISGID))
+		mode = 02770;
 	sub = strfmt("%s/tmp", dir);
-	if (sub == NULL || (mkdir(sub, 0700) == -1 && errno != EEXIST)) {
+	if (sub == NULL || (mkdir(sub, mode) == -1 && errno != EEXIST)) {
 		*err = strfmt("cannot create %s: %s", sub ? sub : dir, strerror(errno));
 		r = -1;
 	}
@@ -366,8 +370,13 @@ q_fail(struct qentry *q, const char *why)
 
 	if (!fdir || !msg || !env || !fmsg || !fenv)
 		goto out;
-	if (mkdir(fdir, 0700) == -1 && errno != EEXIST)
-		goto out;
+	{
+		struct stat st;
+		mode_t mode = stat(q->dir, &st) == 0 && (st.st_mode & S_ISGID) ? 02770 : 0700;
+
+		if (mkdir(fdir, mode) == -1 && errno != EEXIST)
+			goto out;
+	}
 	free(q->env.error);
 	q->env.error = xstrdup(why);
 	if (write_env(fenv, &q->env) == -1)
