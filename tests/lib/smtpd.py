@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""A real SMTP server for Postie's tests, built on aiosmtpd.
+
+Run it with /usr/bin/python3 (Debian's python3-aiosmtpd).  Every accepted
+message is stored in the spool directory, byte-exact as received in DATA
+(after dot-unstuffing, CRLF kept, no header added):
+
+    NNNN.msg   the message bytes
+    NNNN.info  "key: value" lines: helo, tls, auth, mail_options, rcpt_options
+    NNNN.env   line 1: MAIL FROM address ("<>" for the null sender),
+               then one RCPT TO address per line (only accepted recipients)
+
+All three are written atomically (temp file + rename), .env last, so a test
+can wait for NNNN.env and then read the rest.  NNNN counts from 0001.
+
+Also appended to in the spool: "connections" (one line per TCP connection,
+not per STARTTLS), "auths" (one line "MECHANISM user" per successful AUTH),
+"auth-failures" (one line per failed AUTH), "log" (one line per message or
+event), "smtpd.pid".
+
+Options: see --help.  --port 0 picks a free port; the port actually used is
+written (followed by a newline) to --ready-file once the server listens.
+"""
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import signal
+import ssl
+import sys
+import time
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+
+def write_atomic(path, data):
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+    os.rename(tmp, path)
+
+
+def append_line(path, line):
+    with open(path, "ab") as f:
+        f.write(line.encode("utf-8", "surrogateescape") + b"\n")
+
+
+class Spool:
+    def __init__(self, directory):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.n = 0
+        # continue numbering if the spool already holds messages
+        for name in os.listdir(directory):
+            stem = name.split(".")[0]
+            if stem.isdigit():
+                self.n = max(self.n, int(stem))
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def next_id(self):
+        self.n += 1
+        return "%04d" % self.n
+
+    def store(self, mail_from, rcpts, content, info):
+        nid = self.next_id()
+        write_atomic(self.path(nid + ".msg"), content)
+        write_atomic(self.path(nid + ".info"),
+                     "".join("%s: %s\n" % kv for kv in info).encode("utf-8", "surrogateescape"))
+        env = "".join(a + "\n" for a in [mail_from] + list(rcpts))
+        write_atomic(self.path(nid + ".env"), env.encode("utf-8", "surrogateescape"))
+        return nid
+
+    def log(self, what):
+        append_line(self.path("log"), "%.3f %s" % (time.time(), what))
+
+
+class Handler:
+    def __init__(self, opts, spool):
+        self.opts = opts
+        self.spool = spool
+        self.reject = set(a.lower() for a in opts.reject_rcpt)
+        self.tempfail = set(a.lower() for a in opts.tempfail_rcpt)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.opts.auth is None:
+            responses = [r for r in responses if not r[4:].startswith("AUTH")]
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.reject:
+            self.spool.log("RCPT %s rejected 550" % address)
+            return "550 5.1.1 <%s>: Recipient address rejected" % address
+        if address.lower() in self.tempfail:
+            self.spool.log("RCPT %s tempfailed 451" % address)
+            return "451 4.3.0 <%s>: Temporary failure, try again later" % address
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        content = envelope.original_content
+        if content is None:
+            content = b""
+        info = [
+            ("helo", session.host_name or ""),
+            ("tls", "yes" if is_tls(server) else "no"),
+            ("auth", getattr(session.auth_data, "login", b"").decode("utf-8", "replace")
+             if session.authenticated and isinstance(session.auth_data, LoginPassword)
+             else (str(session.auth_data) if session.authenticated else "")),
+            ("mail_options", " ".join(envelope.mail_options)),
+            ("rcpt_options", " ".join(envelope.rcpt_options)),
+            ("size", str(len(content))),
+        ]
+        nid = self.spool.store(envelope.mail_from, envelope.rcpt_tos, content, info)
+        self.spool.log("DATA stored %s (%d bytes, %d rcpts)" % (nid, len(content), len(envelope.rcpt_tos)))
+        return "250 2.0.0 OK: queued as %s" % nid
+
+    # CRAM-MD5: a handler method named auth_XXX__YYY is mechanism XXX-YYY.
+    async def auth_CRAM__MD5(self, server, args):
+        if len(args) > 1:
+            await server.push("501 5.5.2 CRAM-MD5 takes no initial response")
+            return AuthResult(success=False, handled=True)
+        challenge = ("<%s.%d@localhost>" % (secrets.token_hex(8), int(time.time()))).encode()
+        resp = await server.challenge_auth(challenge)
+        if not isinstance(resp, bytes):  # MISSING: aborted or bad base64, already answered
+            return AuthResult(success=False, handled=True)
+        user, _, digest = resp.partition(b" ")
+        ok = False
+        if self.opts.auth_user is not None and user == self.opts.auth_user:
+            want = hmac.new(self.opts.auth_pass, challenge, hashlib.md5).hexdigest().encode()
+            ok = hmac.compare_digest(want, digest.strip().lower())
+        record_auth(self.spool, "CRAM-MD5", user, ok)
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(user, b""))
+        return AuthResult(success=False, handled=False)
+
+
+def record_auth(spool, mechanism, user, ok):
+    u = user.decode("utf-8", "surrogateescape") if isinstance(user, bytes) else str(user)
+    append_line(spool.path("auths" if ok else "auth-failures"), "%s %s" % (mechanism, u))
+    spool.log("AUTH %s %s %s" % (mechanism, u, "ok" if ok else "failed"))
+
+
+def is_tls(server):
+    if server._tls_protocol is not None:
+        return True
+    t = server.transport
+    return t is not None and t.get_extra_info("sslcontext") is not None
+
+
+def make_authenticator(opts, spool):
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        ok = (opts.auth_user is not None
+              and hmac.compare_digest(auth_data.login, opts.auth_user)
+              and hmac.compare_digest(auth_data.password, opts.auth_pass))
+        record_auth(spool, mechanism, auth_data.login, ok)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+    return authenticator
+
+
+class TestSMTP(SMTP):
+    """aiosmtpd's SMTP with a connection counter and a settable line limit."""
+
+    spool = None
+
+    def connection_made(self, transport):
+        if self._original_transport is None:  # a new connection, not STARTTLS
+            append_line(self.spool.path("connections"), "%.3f %r" % (
+                time.time(), transport.get_extra_info("peername")))
+        super().connection_made(transport)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0: pick a free port (default)")
+    p.add_argument("--spool", required=True)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--tls", dest="mode", action="store_const", const="tls",
+                      help="implicit TLS from the first byte (SMTPS)")
+    mode.add_argument("--starttls", dest="mode", action="store_const", const="starttls",
+                      help="advertise STARTTLS and require it before MAIL/AUTH")
+    mode.add_argument("--starttls-optional", dest="mode", action="store_const",
+                      const="starttls-optional", help="advertise STARTTLS, do not require it")
+    mode.add_argument("--plain", dest="mode", action="store_const", const="plain",
+                      help="no TLS at all (default)")
+    p.add_argument("--cert", help="PEM certificate (chain) file")
+    p.add_argument("--key", help="PEM private key file")
+    p.add_argument("--auth", metavar="USER:PASS",
+                   help="enable AUTH PLAIN, LOGIN and CRAM-MD5 with these credentials")
+    p.add_argument("--require-auth", action="store_true",
+                   help="refuse MAIL/RCPT/DATA before a successful AUTH")
+    p.add_argument("--reject-rcpt", action="append", default=[], metavar="ADDR",
+                   help="reply 550 to RCPT TO this address (repeatable)")
+    p.add_argument("--tempfail-rcpt", action="append", default=[], metavar="ADDR",
+                   help="reply 451 to RCPT TO this address (repeatable)")
+    p.add_argument("--size-limit", type=int, default=0,
+                   help="advertise SIZE and refuse larger messages (0: no limit, default)")
+    p.add_argument("--line-length-limit", type=int, default=1 << 20,
+                   help="longest line accepted, CRLF included (default 1 MiB)")
+    p.add_argument("--timeout", type=float, default=300, help="idle timeout, seconds")
+    p.add_argument("--hostname", default="localhost", help="name in greeting and EHLO reply")
+    p.add_argument("--ready-file", help="write the listening port here once ready")
+    p.add_argument("--watch-pid", type=int,
+                   help="exit when this process (the test script) is gone")
+    p.set_defaults(mode="plain")
+    opts = p.parse_args(argv)
+    opts.auth_user = opts.auth_pass = None
+    if opts.auth is not None:
+        user, sep, pw = opts.auth.partition(":")
+        if not sep:
+            p.error("--auth wants USER:PASS")
+        opts.auth_user = user.encode("utf-8")
+        opts.auth_pass = pw.encode("utf-8")
+    if opts.mode != "plain" and not (opts.cert and opts.key):
+        p.error("--%s needs --cert and --key" % opts.mode)
+    return opts
+
+
+async def watch_pid(pid, stop):
+    while not stop.done():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set_result(None)
+            return
+        except PermissionError:
+            pass
+        await asyncio.sleep(1)
+
+
+async def main(opts):
+    spool = Spool(opts.spool)
+    write_atomic(spool.path("smtpd.pid"), b"%d\n" % os.getpid())
+    handler = Handler(opts, spool)
+    ctx = None
+    if opts.mode != "plain":
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(opts.cert, opts.key)
+    starttls = opts.mode in ("starttls", "starttls-optional")
+
+    class Proto(TestSMTP):
+        line_length_limit = opts.line_length_limit
+
+    Proto.spool = spool
+
+    kwargs = dict(
+        data_size_limit=opts.size_limit or None,
+        enable_SMTPUTF8=True,
+        decode_data=False,
+        hostname=opts.hostname,
+        ident="Postie test smtpd",
+        timeout=opts.timeout,
+        auth_required=opts.require_auth,
+        # AUTH advertised after STARTTLS in starttls mode, always otherwise
+        auth_require_tls=(opts.mode == "starttls"),
+        authenticator=make_authenticator(opts, spool),
+        auth_exclude_mechanism=[] if opts.auth is not None else ["PLAIN", "LOGIN", "CRAM-MD5"],
+    )
+    if starttls:
+        kwargs["tls_context"] = ctx
+        kwargs["require_starttls"] = opts.mode == "starttls"
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: Proto(handler, loop=loop, **kwargs),
+        host=opts.host, port=opts.port,
+        ssl=ctx if opts.mode == "tls" else None,
+        reuse_address=True)
+    port = server.sockets[0].getsockname()[1]
+    spool.log("listening on %s:%d mode=%s auth=%s" % (opts.host, port, opts.mode,
+                                                      "yes" if opts.auth else "no"))
+    if opts.ready_file:
+        write_atomic(opts.ready_file, b"%d\n" % port)
+
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    if opts.watch_pid:
+        loop.create_task(watch_pid(opts.watch_pid, stop))
+    await stop
+    server.close()
+    spool.log("stopped")
+
+
+if __name__ == "__main__":
+    o = parse_args(sys.argv[1:])
+    logging.basicConfig(level=logging.ERROR, format="smtpd.py: %(name)s: %(message)s")
+    try:
+        asyncio.run(main(o))
+    except KeyboardInterrupt:
+        pass
+    sys.exit(0)
