@@ -115,3 +115,6 @@ clean:
 		popfetch/*.o popfetch/popfetch $(UNIT_BIN)
 
 .PHONY: all deps deps-bench test demo bench install install-system install-units uninstall clean
+
+# check-asan, check-valgrind, fuzz
+-include tests/check.mk
