@@ -51,6 +51,7 @@ client_line(struct net_trace *t, const char *line, size_t n)
 
 	if (t->hook)
 		t->hook(t->hook_arg, 1, line, n);
+	t->quitting = n >= 4 && strncasecmp(line, "QUIT", 4) == 0;
 	if (n >= 5 && strncasecmp(line, "AUTH ", 5) == 0) {
 		t->in_auth = 1;
 		/* Keep "AUTH MECH", hide an initial response. */
@@ -112,8 +113,11 @@ server_line(struct net_trace *t, const char *line, size_t n)
 		sb_addn(&t->cur, line, n > 500 ? 500 : n);
 	} else
 		return;		/* multi-line POP3 data (CAPA lines) */
-	if (!final)
+	if (!final || t->quitting) {
+		if (final)
+			sb_reset(&t->cur);
 		return;
+	}
 	/* An AUTH exchange ends with anything but a 334 / "+" challenge. */
 	if (code != 334 && code != 2)
 		t->in_auth = 0;

@@ -19,6 +19,7 @@ enum net_proto { NET_SMTP, NET_POP3 };
 struct net_trace {
 	int	 verbose;	/* 1: print the dialogue on stderr */
 	int	 in_auth;	/* redacting client lines of an AUTH exchange */
+	int	 quitting;	/* QUIT sent: its reply is not the one that matters */
 	struct sbuf reply;	/* last complete server reply, lines joined by " / " */
 	struct sbuf cur;	/* server reply being read */
 	int	 reply_code;	/* code of the last complete reply (SMTP), 1/-1 for POP3 +OK/-ERR */

@@ -197,6 +197,7 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 	clear_rcpts(s);
 	sb_reset(&s->t.reply);
 	s->t.reply_code = 0;
+	s->t.quitting = 0;
 	s->t.errbuf[0] = '\0';
 	curl_easy_setopt(s->c, CURLOPT_MAIL_FROM, from);
 	curl_easy_setopt(s->c, CURLOPT_MAIL_RCPT, rcpts);
