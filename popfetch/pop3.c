@@ -14,9 +14,21 @@
  * internal handle whose reply we never see, so pop3_close() sends QUIT as
  * a command of its own and checks the +OK.  Any failed command makes
  * libcurl drop the connection without QUIT, which undoes the marks: safe.
+ *
+ * Two things libcurl does not do for us.  It takes a connection closed in
+ * the middle of a multi-line reply for its end (the size of a POP3 body
+ * is unknown to it), so after each multi-line reply we check that the
+ * connection is still open and quiet: a half message is never taken for a
+ * whole one.  And it would silently connect and log in again for the next
+ * command when the server went away, starting a new session in which our
+ * message numbers and DELE marks mean nothing: the socket callback refuses
+ * any connection after the first.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "popfetch.h"
@@ -52,6 +64,73 @@ xfer_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	return p->in_retr && pf_stop >= 2;
 }
 
+/* The first connection only: a second one would be a new POP3 session. */
+static curl_socket_t
+open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct pop3 *p = arg;
+
+	(void)purpose;
+	if (p->connected) {
+		p->dropped = 1;
+		errno = ECONNRESET;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/*
+ * 1 if the connection is still open and nothing unasked-for waits on it.
+ * After a complete reply a POP3 server says nothing until the next
+ * command; a readable socket means it closed the connection (or is
+ * talking nonsense), so the reply may have been cut short.
+ */
+static int
+conn_sane(struct pop3 *p)
+{
+	curl_socket_t s = CURL_SOCKET_BAD;
+	struct pollfd pfd;
+
+	if (curl_easy_getinfo(p->c, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	    s == CURL_SOCKET_BAD)
+		return 0;
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Remembers the first status line of the reply to the command in hand. */
+static void
+trace_hook(void *arg, int out, const char *line, size_t len)
+{
+	struct pop3 *p = arg;
+
+	if (out || p->reply.len > 0)
+		return;
+	if ((len >= 3 && strncmp(line, "+OK", 3) == 0) ||
+	    (len >= 4 && strncmp(line, "-ERR", 4) == 0))
+		sb_addn(&p->reply, line, len > 300 ? 300 : len);
+}
+
+/*
+ * A -ERR to a command after login.  libcurl may have sent QUIT after it,
+ * so the trace's last reply is not necessarily this one.  RFC 2449 and
+ * 3206 response codes tell temporary from permanent.
+ */
+static enum px_err
+refused(struct pop3 *p, char **msg)
+{
+	const char *r = p->reply.s;
+
+	*msg = strfmt("%s: %s", p->net->host, r);
+	if (strstr(r, "[IN-USE]") || strstr(r, "[SYS/TEMP]") || strstr(r, "[LOGIN-DELAY]"))
+		return PX_TEMPFAIL;
+	if (strstr(r, "[AUTH]"))
+		return PX_NOPERM;
+	return PX_UNAVAILABLE;
+}
+
 /* One request on the handle; *msg gets the classified error. */
 static enum px_err
 request(struct pop3 *p, const char *path, const char *custom, int nobody, char **msg)
@@ -73,10 +152,33 @@ request(struct pop3 *p, const char *path, const char *custom, int nobody, char *
 	curl_easy_setopt(p->c, CURLOPT_NOPROGRESS, 0L);
 	/* One session for the whole poll, however long a delivery takes. */
 	curl_easy_setopt(p->c, CURLOPT_MAXAGE_CONN, 86400L);
+	curl_easy_setopt(p->c, CURLOPT_OPENSOCKETFUNCTION, open_cb);
+	curl_easy_setopt(p->c, CURLOPT_OPENSOCKETDATA, p);
 	p->t.reply_code = 0;
+	p->t.hook = trace_hook;
+	p->t.hook_arg = p;
+	sb_reset(&p->reply);
+	if (p->dropped) {
+		*msg = strfmt("%s: the server closed the connection", p->net->host);
+		return PX_TEMPFAIL;
+	}
 	rc = curl_easy_perform(p->c);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK) {
+		p->connected = 1;
+		if (!nobody && !conn_sane(p)) {
+			p->dropped = 1;
+			*msg = strfmt("%s: the server closed the connection during %s",
+			    p->net->host, custom ? custom : "RETR");
+			return PX_TEMPFAIL;
+		}
 		return PX_OK;
+	}
+	if (p->dropped) {
+		*msg = strfmt("%s: the server closed the connection", p->net->host);
+		return PX_TEMPFAIL;
+	}
+	if (p->connected && p->reply.len >= 4 && strncmp(p->reply.s, "-ERR", 4) == 0)
+		return refused(p, msg);
 	return net_classify(p->c, rc, p->net, &p->t, msg);
 }
 
@@ -90,6 +192,7 @@ pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 	p->net = n;
 	net_trace_init(&p->t, verbose);
 	sb_init(&p->line);
+	sb_init(&p->reply);
 	if ((p->c = curl_easy_init()) == NULL) {
 		*msg = strdup("cannot initialise libcurl");
 		return PX_SOFTWARE;
@@ -304,7 +407,7 @@ pop3_close(struct pop3 *p, char **msg)
 	 * QUIT only when a connection is open; the server's +OK is what
 	 * commits the deletions.
 	 */
-	if (curl_easy_getinfo(p->c, CURLINFO_ACTIVESOCKET, &s) == CURLE_OK &&
+	if (!p->dropped && curl_easy_getinfo(p->c, CURLINFO_ACTIVESOCKET, &s) == CURLE_OK &&
 	    s != CURL_SOCKET_BAD) {
 		p->quit_sent = 1;
 		e = request(p, "", "QUIT", 1, msg);
@@ -320,5 +423,6 @@ out:
 	}
 	net_trace_free(&p->t);
 	sb_free(&p->line);
+	sb_free(&p->reply);
 	return e;
 }

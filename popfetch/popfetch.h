@@ -84,7 +84,10 @@ struct pop3 {
 	pop3_sink sink;
 	void	*sink_arg;
 	struct sbuf line;	/* partial line of a listing */
+	struct sbuf reply;	/* status line of the reply to the last command */
 	int	 uidl_ok;	/* the server answered UIDL */
+	int	 connected;	/* the session's connection was made */
+	int	 dropped;	/* it is gone: no further command may run */
 	int	 in_retr;	/* a RETR is running (a second signal may abort it) */
 };
 
