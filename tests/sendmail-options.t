@@ -1,0 +1,386 @@
+#!/bin/bash
+# sendmail's command line: option forms, --, usage errors, header injection,
+# mailq/newaliases by name, -bv, --help/--version, the aliases file,
+# duplicate recipients, -t parsing, account selection, and the odd ways
+# callers run it (stdin a file, stdout closed, a wrong $HOME).
+. "$(dirname "$0")/lib/lib.sh"
+
+# ----------------------------------------------------------------- helpers
+make_certs "$T/certs" || bail_out "make_certs failed"
+
+# write_conf FILE PORT [LINE...]: a 0600 configuration with one smtp account
+# "default" at localhost:PORT; each LINE goes into the smtp section.
+# $QDIR is the queue (default $T/queue), $CONF_TOP extra top-level lines.
+write_conf() {
+	local file=$1 port=$2 l
+	shift 2
+	{
+		echo 'domain = "example.org"'
+		echo 'aliases = ""'
+		echo 'log = "none"'
+		echo "queue_dir = \"${QDIR:-$T/queue}\""
+		echo "tls_ca_file = \"$T/certs/ca.pem\""
+		[ -n "${CONF_TOP:-}" ] && printf '%s\n' "$CONF_TOP"
+		echo 'smtp "default" {'
+		echo '  host = "localhost"'
+		echo "  port = $port"
+		for l in "$@"; do echo "  $l"; done
+		echo '}'
+	} >"$file"
+	chmod 600 "$file"
+}
+
+# strip.py IN OUT FIELD...: IN without the last header line of each FIELD,
+# to OUT; prints each removed line, "MISSING F" or "DUPLICATE F".
+cat >"$T/strip.py" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+end = data.find(b"\r\n\r\n")
+head, rest = (data, b"") if end < 0 else (data[:end + 2], data[end + 2:])
+lines = head.split(b"\r\n")
+if lines and lines[-1] == b"":
+    lines.pop()
+out = []
+for name in sys.argv[3:]:
+    key = name.lower().encode() + b":"
+    idx = [i for i, l in enumerate(lines) if l.lower().startswith(key)]
+    if not idx:
+        out.append("MISSING " + name)
+        continue
+    if len(idx) > 1:
+        out.append("DUPLICATE " + name)
+    out.append(lines[idx[-1]].decode("utf-8", "replace"))
+    del lines[idx[-1]]
+open(sys.argv[2], "wb").write(b"".join(l + b"\r\n" for l in lines) + rest)
+print("\n".join(out))
+EOF
+
+DATE_RE='^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-2][0-9]:[0-5][0-9]:[0-6][0-9] [+-][0-9]{4}$'
+MSGID_RE='^Message-ID: <[^<>@ ]+@example\.org>$'
+
+# check_gen NAME GOT EXPECTED [FIELD...]: GOT equals EXPECTED once the
+# FIELDs sendmail generates (default Date and Message-ID) are removed; each
+# must be there exactly once and well formed.
+check_gen() {
+	local name=$1 got=$2 exp=$3 f line
+	shift 3
+	[ $# -gt 0 ] || set -- Date Message-ID
+	if [ ! -f "$got" ]; then
+		fail "$name: message received" "  $got does not exist"
+		return 1
+	fi
+	"$PY" "$T/strip.py" "$got" "$T/stripped" "$@" >"$T/gen"
+	for f in "$@"; do
+		line=$(grep -i "^$f:\|^MISSING $f\$\|^DUPLICATE $f\$" "$T/gen" | head -n 2 | tr '\n' '|')
+		case $f in
+		Date) like "${line%|}" "$DATE_RE" "$name: Date added" ;;
+		Message-ID) like "${line%|}" "$MSGID_RE" "$name: Message-ID added" ;;
+		esac
+	done
+	cmp_file "$T/stripped" "$exp" "$name: bytes received"
+}
+
+# env_is NAME ENVFILE SENDER RCPT...: the envelope (recipients in any order).
+env_is() {
+	local name=$1 file=$2 sender=$3 got want
+	shift 3
+	if [ ! -f "$file" ]; then
+		fail "$name: envelope" "  $file does not exist"
+		return 1
+	fi
+	got=$(head -n 1 "$file"; tail -n +2 "$file" | sort)
+	want=$(echo "$sender"; printf '%s\n' "$@" | sort)
+	is "$got" "$want" "$name: envelope"
+}
+
+# sm CONF ARGS... < message: run sendmail (output in $T/last.out/.err).
+sm() {
+	local conf=$1
+	shift
+	_run "$SENDMAIL" -C "$conf" "$@"
+}
+
+# mailq CONF: `sendmail -bp` output.
+mailq_of() { "$SENDMAIL" -C "$1" -bp 2>&1; }
+
+crlf() { printf '%s\r\n' "$@"; }
+lf() { printf '%s\n' "$@"; }
+
+start_smtpd "$T/s" --plain || bail_out "smtpd did not start"
+write_conf "$T/conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'
+N=0
+
+# got_one NAME: a new message arrived: $M.msg, $M.env.
+got_one() {
+	N=$((N + 1))
+	M=$T/s/$(printf %04d "$N")
+	smtp_wait "$T/s" "$N" 5 || { fail "$1: message delivered"; N=$(smtp_count "$T/s"); return 1; }
+}
+# nothing_new NAME: no message arrived, none is queued.
+nothing_new() {
+	is "$(smtp_count "$T/s")" "$N" "$1: nothing delivered"
+	is "$(mailq_of "$T/conf")" "Mail queue is empty" "$1: nothing queued"
+}
+DATE='Date: Thu, 26 Nov 2026 10:00:00 +0000'
+
+lf "Subject: options" "" "body" >"$T/plain.in"
+crlf "Subject: options" "From: root <me@example.org>" "To: undisclosed-recipients:;" "" "body" >"$T/plain.exp"
+
+# ------------------------------------------- attached and separate values
+sm "$T/conf" -fsender@x.org -FAttached bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "-fADDR -FNAME (attached): exit 0"
+got_one "attached" && env_is "-fADDR (attached)" "$M.env" sender@x.org bob@x.org
+crlf "Subject: options" "From: Attached <sender@x.org>" "To: undisclosed-recipients:;" "" "body" >"$T/att.exp"
+check_gen "-FNAME (attached)" "$M.msg" "$T/att.exp"
+
+sm "$T/conf" -f sender@x.org -F "Sep Arate" bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "-f ADDR -F NAME (separate): exit 0"
+got_one "separate" && env_is "-f ADDR (separate)" "$M.env" sender@x.org bob@x.org
+crlf "Subject: options" "From: Sep Arate <sender@x.org>" "To: undisclosed-recipients:;" "" "body" >"$T/sep.exp"
+check_gen "-F NAME (separate)" "$M.msg" "$T/sep.exp"
+
+_run "$SENDMAIL" "-C$T/conf" -r sender@x.org bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "-CFILE attached and -r ADDR: exit 0"
+got_one "-r" && env_is "-r is -f" "$M.env" sender@x.org bob@x.org
+
+sm "$T/conf" -f '<>' bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "-f '<>': exit 0"
+got_one "-f <>" && env_is "-f '<>' gives the null sender" "$M.env" '<>' bob@x.org
+
+# clustered flags: -ti = -t -i (a lone "." does not end the message)
+lf "To: carol@y.org" "Subject: cluster" "" "one" "." "two" >"$T/ti.in"
+crlf "To: carol@y.org" "Subject: cluster" "From: root <me@example.org>" "" "one" "." "two" >"$T/ti.exp"
+sm "$T/conf" -ti <"$T/ti.in"
+is "$LAST_STATUS" 0 "-ti: exit 0"
+got_one "-ti" && env_is "-ti takes the header recipients" "$M.env" me@example.org carol@y.org
+check_gen "-ti keeps the lone dot" "$M.msg" "$T/ti.exp"
+
+# options accepted and ignored for compatibility (their values are not recipients)
+sm "$T/conf" -bm -oem -odb -oQ/var/spool/mqueue -B 8BITMIME -N never -R full -V envid-1 -X /dev/null \
+	-L tag -h 5 -n -m -G -U -Ai -O DeliveryMode=b -i bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "ignored options: exit 0" || diag "$(cat "$T/last.err")"
+got_one "ignored options" && env_is "ignored options: only the real recipient" "$M.env" me@example.org bob@x.org
+check_gen "ignored options: message unchanged" "$M.msg" "$T/plain.exp"
+
+# ------------------------------------------------------------------- --
+# after --, "-i" is a recipient, not an option: the lone "." still ends input
+lf "Subject: dashes" "" "kept" "." "dropped" >"$T/dd.in"
+crlf "Subject: dashes" "From: root <me@example.org>" "To: undisclosed-recipients:;" "" "kept" >"$T/dd.exp"
+sm "$T/conf" -- -i bob@x.org <"$T/dd.in"
+is "$LAST_STATUS" 0 "-- -i RCPT: exit 0"
+got_one "--" && env_is "-- -i RCPT: -i is a recipient" "$M.env" me@example.org -i@example.org bob@x.org
+check_gen "-- -i RCPT: -i not taken as an option" "$M.msg" "$T/dd.exp"
+
+# ------------------------------------------------------------ usage errors
+sm "$T/conf" -Z bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 64 "unknown option -Z: exit 64"
+like "$(cat "$T/last.err")" "usage: sendmail " "unknown option -Z: usage line on stderr"
+sm "$T/conf" --no-such-option bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 64 "unknown option --no-such-option: exit 64"
+like "$(cat "$T/last.err")" "usage: sendmail " "unknown long option: usage line on stderr"
+sm "$T/conf" -bz bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 64 "unknown mode -bz: exit 64"
+sm "$T/conf" bob@x.org -f <"$T/plain.in"
+is "$LAST_STATUS" 64 "-f without a value: exit 64"
+nothing_new "usage errors"
+
+sm "$T/conf" <"$T/plain.in"
+is "$LAST_STATUS" 64 "no recipients: exit 64"
+like "$(cat "$T/last.err")" "recipient" "no recipients: says so"
+sm "$T/conf" -i <"$T/plain.in"
+is "$LAST_STATUS" 64 "no recipients (with -i): exit 64"
+sm "$T/conf" -t <"$T/plain.in"
+is "$LAST_STATUS" 64 "-t and no recipient in the header: exit 64"
+lf "To: undisclosed-recipients:;" "Subject: none" "" "body" >"$T/group.in"
+sm "$T/conf" -t -i <"$T/group.in"
+is "$LAST_STATUS" 64 "-t with only an empty group: exit 64"
+nothing_new "no recipients"
+
+# ---------------------------------------------------------- header injection
+sm "$T/conf" -f $'attacker@x.org\nBcc: victim@z.org' bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 64 "-f with a LF: exit 64"
+sm "$T/conf" -f$'attacker@x.org\rBcc: victim@z.org' bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 64 "-f with a CR (attached): exit 64"
+sm "$T/conf" -F $'Mallory\nBcc: victim@z.org' bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 64 "-F with a LF: exit 64"
+sm "$T/conf" -F$'Mallory\r\nTo: victim@z.org' bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 64 "-F with CRLF (attached): exit 64"
+sm "$T/conf" -i $'bob@x.org\nBcc: victim@z.org' <"$T/plain.in"
+is "$LAST_STATUS" 64 "a recipient with a LF: exit 64"
+nothing_new "header injection"
+
+# ------------------------------------------------------- mailq, newaliases
+mkdir -p "$T/bin"
+ln -s "$SENDMAIL" "$T/bin/mailq"
+ln -s "$SENDMAIL" "$T/bin/newaliases"
+_run "$T/bin/mailq" -C "$T/conf"
+is "$LAST_STATUS" 0 "mailq (by name): exit 0"
+is "$(cat "$T/last.out")" "Mail queue is empty" "mailq (by name): exactly 'Mail queue is empty'"
+_run "$T/bin/newaliases" -C "$T/conf"
+is "$LAST_STATUS" 0 "newaliases (by name): exit 0"
+check "sendmail -bi: exit 0" "$SENDMAIL" -C "$T/conf" -bi
+check "sendmail -I: exit 0" "$SENDMAIL" -C "$T/conf" -I
+
+# ---------------------------------------------------- --help, --version
+_run "$SENDMAIL" --help
+is "$LAST_STATUS" 0 "--help: exit 0"
+h=$(cat "$T/last.out")
+like "$h" "usage: sendmail" "--help: usage on stdout"
+like "$h" "[Ii]gnored" "--help: lists the options accepted and ignored"
+missing=
+for o in -B -N -R -X -L -h -o -U -A; do
+	[[ $h == *" $o"* ]] || missing="$missing $o"
+done
+is "$missing" "" "--help: names -B -N -R -X -L -h -o -U -A"
+_run "$SENDMAIL" --version
+is "$LAST_STATUS" 0 "--version: exit 0"
+like "$(cat "$T/last.out")" "Postie.*[0-9]+\.[0-9]+" "--version: prints the version"
+_run "$SENDMAIL" -V
+is "$LAST_STATUS" 0 "-V alone: exit 0"
+like "$(cat "$T/last.out")" "Postie.*[0-9]+\.[0-9]+" "-V alone: prints the version"
+
+# ------------------------------------------------------------ aliases, -bv
+lf "# an aliases(5) file" "postmaster: root" "root: admin, ops@x.org" "admin: alice@x.org," \
+	"	bob@x.org" "loop1: loop2" "loop2: loop1, carol@x.org" "self: self, dave@x.org" \
+	"" "Mixed: erin@x.org" >"$T/aliases"
+sed "s|^aliases = \"\"|aliases = \"$T/aliases\"|" "$T/conf" >"$T/alias.conf"
+chmod 600 "$T/alias.conf"
+_run "$SENDMAIL" -C "$T/alias.conf" -bv postmaster
+is "$LAST_STATUS" 0 "-bv: exit 0"
+is "$(sed 's/\.\.\..*//' "$T/last.out" | sort | tr '\n' ' ')" "alice@x.org bob@x.org ops@x.org " \
+	"-bv postmaster: expanded recursively (postmaster -> root -> admin, ops; continuation line)"
+like "$(head -n 1 "$T/last.out")" "^[^ ]+@[^ ]+\.\.\. " "-bv: one 'address... ' line per recipient"
+is "$(smtp_count "$T/s")" "$N" "-bv sends nothing"
+
+_run "$SENDMAIL" -C "$T/alias.conf" -bv loop1 self
+is "$LAST_STATUS" 0 "-bv, alias loops: terminates, exit 0"
+got=$(sed 's/\.\.\..*//' "$T/last.out" | sort)
+like "$got" "carol@x.org" "alias loop: the loop's real address is kept"
+like "$got" "dave@x.org" "alias naming itself: its other address is kept"
+is "$(sort "$T/last.out" | uniq -d)" "" "alias loops: no address twice"
+
+_run "$SENDMAIL" -C "$T/alias.conf" -bv bob root@vm mixed
+is "$(sed 's/\.\.\..*//' "$T/last.out" | sort | tr '\n' ' ')" \
+	"alice@x.org bob@example.org bob@x.org erin@x.org ops@x.org " \
+	"-bv: bare name qualified, root@shorthost expanded, alias names match case-insensitively"
+
+# delivery through aliases: each address once, even when two aliases share one
+sm "$T/alias.conf" -i postmaster admin bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "aliases: exit 0"
+got_one "aliases" && env_is "aliases: expanded, duplicates dropped" "$M.env" me@example.org \
+	alice@x.org bob@x.org ops@x.org
+check_gen "aliases: message" "$M.msg" "$T/plain.exp"
+
+# Program, file and :include: targets are skipped (sendmail(8), Recipients):
+# KNOWN FAILURE (reported): a quoted "|cmd" target and a :include: target are
+# turned into addresses ("|/bin/cat"@example.org, include@example.org).
+lf 'prog: |/usr/bin/procmail, pat@x.org' 'qprog: "|/bin/cat", quinn@x.org' \
+	'file: /var/mail/x, fay@x.org' 'inc: :include:/etc/mail/list, ian@x.org' >"$T/aliases2"
+sed "s|^aliases = \"\"|aliases = \"$T/aliases2\"|" "$T/conf" >"$T/alias2.conf"
+chmod 600 "$T/alias2.conf"
+for a in prog:pat qprog:quinn file:fay inc:ian; do
+	_run "$SENDMAIL" -C "$T/alias2.conf" -bv "${a%%:*}"
+	is "$(sed 's/\.\.\..*//' "$T/last.out")" "${a#*:}@x.org" "alias with a ${a%%:*} target: only the address is kept"
+done
+
+# ------------------------------------------------------ duplicate recipients
+sm "$T/conf" -i bob@x.org bob@x.org,bob@x.org "Bob <bob@x.org>" root root@vm root@localhost <"$T/plain.in"
+is "$LAST_STATUS" 0 "duplicates: exit 0"
+got_one "duplicates" && env_is "duplicates dropped (also root = root@vm = root@localhost)" "$M.env" \
+	me@example.org bob@x.org root@example.org
+
+# ---------------------------------------------------------- -t parsing
+lf 'To: "Doe, John" <john@x.org>, jane@x.org (Jane),' '   Friends: g1@x.org, g2@x.org;' \
+	'Cc: undisclosed:;' 'Subject: parse' '' 'body' >"$T/parse.in"
+sm "$T/conf" -t -i <"$T/parse.in"
+is "$LAST_STATUS" 0 "-t parsing: exit 0"
+got_one "-t parsing" && env_is "-t: quoted names, comments, folding, groups" "$M.env" me@example.org \
+	john@x.org jane@x.org g1@x.org g2@x.org
+
+lf "Resent-To: r1@x.org" "Resent-Cc: r2@x.org" "Resent-Bcc: r3@x.org" "To: orig@x.org" "Bcc: ob@x.org" \
+	"Subject: resent" "$DATE" "" "body" >"$T/resent.in"
+sm "$T/conf" -t -i <"$T/resent.in"
+is "$LAST_STATUS" 0 "-t with Resent-*: exit 0"
+got_one "-t resent" && env_is "-t with Resent-*: the Resent-* recipients only" "$M.env" me@example.org \
+	r1@x.org r2@x.org r3@x.org
+crlf "Resent-To: r1@x.org" "Resent-Cc: r2@x.org" "To: orig@x.org" "Subject: resent" "From: root <me@example.org>" \
+	"" "body" >"$T/resent.exp"
+check_gen "-t with Resent-*: Bcc and Resent-Bcc removed" "$M.msg" "$T/resent.exp"
+
+# ------------------------------------------------------- account selection
+start_smtpd "$T/s2" --plain || bail_out "second smtpd did not start"
+cat >"$T/two.conf" <<EOC
+domain = "example.org"
+aliases = ""
+log = "none"
+queue_dir = "$T/queue"
+smtp "first" {
+  host = "localhost"
+  port = $SMTP_PORT
+  tls = "none"
+  from = "first@example.org"
+}
+smtp "default" {
+  host = "localhost"
+  port = $(head -n 1 "$T/s/.ready")
+  tls = "none"
+  from = "me@example.org"
+}
+EOC
+chmod 600 "$T/two.conf"
+sm "$T/two.conf" -i bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "two accounts: exit 0"
+got_one "two accounts: \"default\" is chosen" && env_is "two accounts: \"default\" is chosen" "$M.env" \
+	me@example.org bob@x.org
+sm "$T/two.conf" -i -a first bob@x.org <"$T/plain.in"
+smtp_wait "$T/s2" 1
+env_is "-a first: that account (its server, its from)" "$T/s2/0001.env" first@example.org bob@x.org
+sm "$T/two.conf" -i -afirst bob@x.org <"$T/plain.in"
+smtp_wait "$T/s2" 2
+is "$(smtp_count "$T/s2")" 2 "-aNAME (attached) chooses the account"
+sm "$T/two.conf" -i -f first@example.org bob@x.org <"$T/plain.in"
+smtp_wait "$T/s2" 3
+is "$(smtp_count "$T/s2")" 3 "-f matching an account's from chooses that account"
+sm "$T/two.conf" -i -a nosuch bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 78 "-a with an unknown account: exit 78"
+like "$(cat "$T/last.err")" "nosuch" "-a with an unknown account: names it"
+
+# ------------------------------------------------- configuration file checks
+write_conf "$T/readable.conf" "$SMTP_PORT" 'tls = "none"' 'user = "u"' 'password = "p"'
+chmod 644 "$T/readable.conf"
+sm "$T/readable.conf" -i bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 78 "a password in a file readable by others: exit 78"
+like "$(cat "$T/last.err")" "readable" "a password in a file readable by others: says why"
+sm "$T/nonexistent.conf" -i bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 78 "-C with a missing file: exit 78"
+nothing_new "configuration errors"
+
+# ------------------------------------------------ how daemons run sendmail
+# stdin a regular file
+sm "$T/conf" -i bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "stdin a regular file: exit 0"
+got_one "stdin a file" && check_gen "stdin a regular file: message" "$M.msg" "$T/plain.exp"
+
+# stdout closed
+timeout 30 "$SENDMAIL" -C "$T/conf" -i bob@x.org <"$T/plain.in" >&- 2>"$T/closed.err"
+is "$?" 0 "stdout closed: exit 0" || diag "$(cat "$T/closed.err")"
+got_one "stdout closed" && check_gen "stdout closed: message" "$M.msg" "$T/plain.exp"
+timeout 30 "$SENDMAIL" -C "$T/conf" -i bob@x.org <"$T/plain.in" >&- 2>&-
+is "$?" 0 "stdout and stderr closed: exit 0"
+got_one "stdout and stderr closed" && check_gen "stdout and stderr closed: message" "$M.msg" "$T/plain.exp"
+
+# HOME pointing elsewhere (cron, sudo), -C given
+HOME=/nonexistent/home sm "$T/conf" -i bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "HOME wrong, -C given: exit 0" || diag "$(cat "$T/last.err")"
+got_one "HOME wrong" && check_gen "HOME wrong: message" "$M.msg" "$T/plain.exp"
+mkdir -p "$T/otherhome" && chmod 000 "$T/otherhome"
+HOME=$T/otherhome XDG_CONFIG_HOME= sm "$T/conf" -i bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "HOME unreadable, -C given: exit 0"
+got_one "HOME unreadable" && check_gen "HOME unreadable: message" "$M.msg" "$T/plain.exp"
+# POSTIE_CONF instead of -C
+HOME=/nonexistent/home POSTIE_CONF=$T/conf _run "$SENDMAIL" -i bob@x.org <"$T/plain.in"
+is "$LAST_STATUS" 0 "POSTIE_CONF (HOME wrong): exit 0"
+got_one "POSTIE_CONF" && check_gen "POSTIE_CONF: message" "$M.msg" "$T/plain.exp"
+
+is "$(mailq_of "$T/conf")" "Mail queue is empty" "nothing left in the queue"
+done_testing
