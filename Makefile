@@ -17,7 +17,8 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes \
 	-Wpointer-arith -Wno-format-nonliteral -Icommon \
 	-DSYSCONFDIR=\"$(SYSCONFDIR)\" -DPOSTIE_VERSION=\"$(VERSION)\" \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl is not linked: common/curlshim.c loads it when a connection is made.
+LDLIBS  += $(shell pkg-config --libs libconfuse 2>/dev/null) -ldl
 
 COMMON_SRC   := $(sort $(wildcard common/*.c))
 SENDMAIL_SRC := $(sort $(wildcard sendmail/*.c))

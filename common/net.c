@@ -27,7 +27,8 @@ net_trace_free(struct net_trace *t)
 int
 net_global_init(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	/* libcurl is loaded, and initialised, when it is first used (curlshim.c). */
+	return 0;
 }
 
 void

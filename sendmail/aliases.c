@@ -130,6 +130,42 @@ alias_find(const struct aliases *al, const char *name)
 	return NULL;
 }
 
+/*
+ * Parses an alias value into l, leaving out the targets only a local
+ * delivery agent could serve: "|program", "/file" and ":include:" lists,
+ * quoted or not.  Returns val, or NULL on memory.
+ */
+static const char *
+skip_local_targets(const char *name, const char *val, struct addr_list *l)
+{
+	const char *p = val, *start;
+	char *item, *t;
+	int quoted = 0;
+
+	for (;;) {
+		start = p;
+		for (quoted = 0; *p && (quoted || *p != ','); p++)
+			if (*p == '"')
+				quoted = !quoted;
+		if ((item = xstrndup(start, (size_t)(p - start))) == NULL)
+			return NULL;
+		t = trim(item);
+		if (*t == '"')
+			t++;
+		if (*t == '|' || *t == '/' || strncasecmp(t, ":include:", 9) == 0)
+			log_error("alias %s: \"%s\" skipped: program, file and :include: "
+			    "targets are not supported", name, trim(item));
+		else if (addr_parse_list(item, l) == -1) {
+			free(item);
+			return NULL;
+		}
+		free(item);
+		if (*p == '\0')
+			return val;
+		p++;
+	}
+}
+
 /* Expands one address into out; seen holds the names on the way down. */
 static int
 expand(const struct aliases *al, const char *addr, const char *domain, struct strlist *seen,
@@ -148,16 +184,10 @@ expand(const struct aliases *al, const char *addr, const char *domain, struct st
 		if (val) {
 			sl_add(seen, local);
 			addr_list_init(&l);
-			if (strchr(val, '|') || strstr(val, ":include:") || strchr(val, '/'))
-				log_error("alias %s: pipes, files and :include: are not "
-				    "supported, those targets are skipped", local);
-			if (addr_parse_list(val, &l) == -1)
+			if ((val = skip_local_targets(local, val, &l)) == NULL)
 				r = -1;
-			for (i = 0; r == 0 && i < l.n; i++) {
-				if (l.v[i].addr[0] == '|' || l.v[i].addr[0] == '/')
-					continue;
+			for (i = 0; r == 0 && i < l.n; i++)
 				r = expand(al, l.v[i].addr, domain, seen, out, depth + 1, err);
-			}
 			addr_list_free(&l);
 			free(local);
 			return r;

@@ -1,0 +1,176 @@
+/*
+ * curlshim.c: libcurl, loaded when the first connection is made.
+ *
+ * Linking libcurl costs every start of the programs a few milliseconds of
+ * dynamic linking (it pulls in TLS, HTTP/2, LDAP, SSH, IDN libraries); most
+ * starts (mailq, --help, a poll loop's sleep) need none of it.  So the
+ * programs are not linked with -lcurl: these functions, with libcurl's
+ * names and signatures, dlopen libcurl.so.4 on first use and forward to it.
+ * A program that never connects never loads it.
+ */
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+
+static struct {
+	void	*lib;
+	int	 failed;
+	CURLcode (*global_init)(long);
+	void	(*global_cleanup)(void);
+	CURL	*(*easy_init)(void);
+	void	(*easy_cleanup)(CURL *);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void	(*slist_free_all)(struct curl_slist *);
+	char	*(*version)(void);
+} c;
+
+#define SYM(field, name) do { \
+	*(void **)&c.field = dlsym(c.lib, name); \
+	if (c.field == NULL) \
+		goto fail; \
+} while (0)
+
+/* Loads libcurl once; 0, or -1 (reported once) when it cannot be loaded. */
+static int
+load(void)
+{
+	if (c.lib)
+		return 0;
+	if (c.failed)
+		return -1;
+	c.lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (c.lib == NULL) {
+		log_error("cannot load libcurl: %s", dlerror());
+		c.failed = 1;
+		return -1;
+	}
+	SYM(global_init, "curl_global_init");
+	SYM(global_cleanup, "curl_global_cleanup");
+	SYM(easy_init, "curl_easy_init");
+	SYM(easy_cleanup, "curl_easy_cleanup");
+	SYM(easy_perform, "curl_easy_perform");
+	SYM(easy_setopt, "curl_easy_setopt");
+	SYM(easy_getinfo, "curl_easy_getinfo");
+	SYM(easy_strerror, "curl_easy_strerror");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+	SYM(version, "curl_version");
+	if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("cannot initialise libcurl");
+		goto fail2;
+	}
+	return 0;
+fail:
+	log_error("libcurl.so.4 lacks a function Postie needs");
+fail2:
+	dlclose(c.lib);
+	c.lib = NULL;
+	c.failed = 1;
+	return -1;
+}
+
+CURLcode
+curl_global_init(long flags)
+{
+	(void)flags;
+	return load() == 0 ? CURLE_OK : CURLE_FAILED_INIT;
+}
+
+void
+curl_global_cleanup(void)
+{
+	/* Unloading would only cost time at exit; the cleanup is enough. */
+	if (c.lib)
+		c.global_cleanup();
+}
+
+CURL *
+curl_easy_init(void)
+{
+	return load() == 0 ? c.easy_init() : NULL;
+}
+
+void
+curl_easy_cleanup(CURL *h)
+{
+	if (h && c.lib)
+		c.easy_cleanup(h);
+}
+
+CURLcode
+curl_easy_perform(CURL *h)
+{
+	return load() == 0 ? c.easy_perform(h) : CURLE_FAILED_INIT;
+}
+
+/* The one argument after the option is a long, a pointer or a curl_off_t, by the option's range. */
+CURLcode
+curl_easy_setopt(CURL *h, CURLoption opt, ...)
+{
+	va_list ap;
+	CURLcode r;
+
+	if (load() == -1)
+		return CURLE_FAILED_INIT;
+	va_start(ap, opt);
+	if (opt < CURLOPTTYPE_OBJECTPOINT)
+		r = c.easy_setopt(h, opt, va_arg(ap, long));
+	else if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB)
+		r = c.easy_setopt(h, opt, va_arg(ap, curl_off_t));
+	else
+		r = c.easy_setopt(h, opt, va_arg(ap, void *));
+	va_end(ap);
+	return r;
+}
+
+/* Every CURLINFO takes a pointer to where the answer goes. */
+CURLcode
+curl_easy_getinfo(CURL *h, CURLINFO info, ...)
+{
+	va_list ap;
+	CURLcode r;
+
+	if (load() == -1)
+		return CURLE_FAILED_INIT;
+	va_start(ap, info);
+	r = c.easy_getinfo(h, info, va_arg(ap, void *));
+	va_end(ap);
+	return r;
+}
+
+const char *
+curl_easy_strerror(CURLcode code)
+{
+	return load() == 0 ? c.easy_strerror(code) : "libcurl is not available";
+}
+
+struct curl_slist *
+curl_slist_append(struct curl_slist *l, const char *s)
+{
+	return load() == 0 ? c.slist_append(l, s) : NULL;
+}
+
+void
+curl_slist_free_all(struct curl_slist *l)
+{
+	if (l && c.lib)
+		c.slist_free_all(l);
+}
+
+char *
+curl_version(void)
+{
+	return load() == 0 ? c.version() : (char *)"libcurl (not loaded)";
+}
