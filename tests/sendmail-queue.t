@@ -1,0 +1,364 @@
+#!/bin/bash
+# sendmail's durable queue (issue 4): queued on a temporary failure, mailq,
+# sendmail -q byte-exact, one connection and one login per queue run,
+# backoff, lifetime and failed/, concurrent runners, kill -9 during DATA,
+# partly refused recipients, -qR/-qS/-qI selectors, -qTIME.
+. "$(dirname "$0")/lib/lib.sh"
+
+# ----------------------------------------------------------------- helpers
+make_certs "$T/certs" || bail_out "make_certs failed"
+
+# write_conf FILE PORT [LINE...]: a 0600 configuration with one smtp account
+# "default" at localhost:PORT; each LINE goes into the smtp section.
+# $QDIR is the queue (default $T/queue), $CONF_TOP extra top-level lines.
+write_conf() {
+	local file=$1 port=$2 l
+	shift 2
+	{
+		echo 'domain = "example.org"'
+		echo 'aliases = ""'
+		echo 'log = "none"'
+		echo "queue_dir = \"${QDIR:-$T/queue}\""
+		echo "tls_ca_file = \"$T/certs/ca.pem\""
+		[ -n "${CONF_TOP:-}" ] && printf '%s\n' "$CONF_TOP"
+		echo 'smtp "default" {'
+		echo '  host = "localhost"'
+		echo "  port = $port"
+		for l in "$@"; do echo "  $l"; done
+		echo '}'
+	} >"$file"
+	chmod 600 "$file"
+}
+
+# strip.py IN OUT FIELD...: IN without the last header line of each FIELD,
+# to OUT; prints each removed line, "MISSING F" or "DUPLICATE F".
+cat >"$T/strip.py" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+end = data.find(b"\r\n\r\n")
+head, rest = (data, b"") if end < 0 else (data[:end + 2], data[end + 2:])
+lines = head.split(b"\r\n")
+if lines and lines[-1] == b"":
+    lines.pop()
+out = []
+for name in sys.argv[3:]:
+    key = name.lower().encode() + b":"
+    idx = [i for i, l in enumerate(lines) if l.lower().startswith(key)]
+    if not idx:
+        out.append("MISSING " + name)
+        continue
+    if len(idx) > 1:
+        out.append("DUPLICATE " + name)
+    out.append(lines[idx[-1]].decode("utf-8", "replace"))
+    del lines[idx[-1]]
+open(sys.argv[2], "wb").write(b"".join(l + b"\r\n" for l in lines) + rest)
+print("\n".join(out))
+EOF
+
+DATE_RE='^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-2][0-9]:[0-5][0-9]:[0-6][0-9] [+-][0-9]{4}$'
+MSGID_RE='^Message-ID: <[^<>@ ]+@example\.org>$'
+
+# check_gen NAME GOT EXPECTED [FIELD...]: GOT equals EXPECTED once the
+# FIELDs sendmail generates (default Date and Message-ID) are removed; each
+# must be there exactly once and well formed.
+check_gen() {
+	local name=$1 got=$2 exp=$3 f line
+	shift 3
+	[ $# -gt 0 ] || set -- Date Message-ID
+	if [ ! -f "$got" ]; then
+		fail "$name: message received" "  $got does not exist"
+		return 1
+	fi
+	"$PY" "$T/strip.py" "$got" "$T/stripped" "$@" >"$T/gen"
+	for f in "$@"; do
+		line=$(grep -i "^$f:\|^MISSING $f\$\|^DUPLICATE $f\$" "$T/gen" | head -n 2 | tr '\n' '|')
+		case $f in
+		Date) like "${line%|}" "$DATE_RE" "$name: Date added" ;;
+		Message-ID) like "${line%|}" "$MSGID_RE" "$name: Message-ID added" ;;
+		esac
+	done
+	cmp_file "$T/stripped" "$exp" "$name: bytes received"
+}
+
+# env_is NAME ENVFILE SENDER RCPT...: the envelope (recipients in any order).
+env_is() {
+	local name=$1 file=$2 sender=$3 got want
+	shift 3
+	if [ ! -f "$file" ]; then
+		fail "$name: envelope" "  $file does not exist"
+		return 1
+	fi
+	got=$(head -n 1 "$file"; tail -n +2 "$file" | sort)
+	want=$(echo "$sender"; printf '%s\n' "$@" | sort)
+	is "$got" "$want" "$name: envelope"
+}
+
+# sm CONF ARGS... < message: run sendmail (output in $T/last.out/.err).
+sm() {
+	local conf=$1
+	shift
+	_run "$SENDMAIL" -C "$conf" "$@"
+}
+
+# mailq CONF: `sendmail -bp` output.
+mailq_of() { "$SENDMAIL" -C "$1" -bp 2>&1; }
+
+crlf() { printf '%s\r\n' "$@"; }
+lf() { printf '%s\n' "$@"; }
+
+# msg N: a message with Subject "queued N"; exp N: what must arrive.
+msg() { lf "From: Alice <alice@x.org>" "To: bob@x.org" "Subject: queued $1" "" "message $1" "line two"; }
+exp() { crlf "From: Alice <alice@x.org>" "To: bob@x.org" "Subject: queued $1" "" "message $1" "line two"; }
+# subjects DIR: the Subject lines of every message in an smtpd spool, sorted.
+subjects() { cat "$1"/[0-9]*.msg 2>/dev/null | tr -d '\r' | grep '^Subject: ' | sort; }
+# qfiles DIR [EXT]: how many queue entries (.env, or EXT) DIR holds.
+qfiles() { find "$1" -maxdepth 1 -name "*.${2:-env}" | wc -l; }
+AUTH=(--plain --auth alice:secret --require-auth)
+ACCT=('tls = "none"' 'user = "alice"' 'password = "secret"' 'from = "me@example.org"' 'timeout = 10')
+
+# ---------------------------------------------------- smarthost down, -q
+PORT=$(free_port)
+write_conf "$T/conf" "$PORT" "${ACCT[@]}"
+msg 1 >"$T/m1.in"
+exp 1 >"$T/m1.exp"
+sm "$T/conf" -i bob@x.org <"$T/m1.in"
+is "$LAST_STATUS" 0 "smarthost down: exit 0"
+is "$(cat "$T/last.out")" "" "smarthost down: nothing on stdout"
+is "$(qfiles "$T/queue")" 1 "smarthost down: one entry in the queue"
+_run "$SENDMAIL" -C "$T/conf" -bp
+is "$LAST_STATUS" 0 "-bp: exit 0"
+q=$(cat "$T/last.out")
+like "$q" "bob@x\.org" "-bp lists the recipient"
+like "$q" "me@example\.org" "-bp lists the sender"
+like "$q" "[Cc]onnect|refused|port $PORT" "-bp shows the last error"
+id=$(basename "$(find "$T/queue" -maxdepth 1 -name '*.env' | head -n 1)" .env)
+like "$q" "$id" "-bp shows the queue id"
+cp "$(find "$T/queue" -maxdepth 1 -name '*.msg' | head -n 1)" "$T/m1.queued"
+check_gen "queued file" "$T/m1.queued" "$T/m1.exp"
+
+sm "$T/conf" -q
+is "$LAST_STATUS" 0 "-q with the smarthost still down: exit 0"
+is "$(qfiles "$T/queue")" 1 "-q with the smarthost still down: still queued"
+
+start_smtpd "$T/s1" "${AUTH[@]}" --port "$PORT" || bail_out "smtpd did not start on port $PORT"
+sm "$T/conf" -q
+is "$LAST_STATUS" 0 "-q with the smarthost up: exit 0"
+smtp_wait "$T/s1" 1
+env_is "-q" "$T/s1/0001.env" me@example.org bob@x.org
+cmp_file "$T/s1/0001.msg" "$T/m1.queued" "-q: the queued bytes arrive exactly"
+check_gen "-q" "$T/s1/0001.msg" "$T/m1.exp"
+is "$(qfiles "$T/queue") $(qfiles "$T/queue" msg)" "0 0" "-q: the queue directory is empty"
+_run "$SENDMAIL" -C "$T/conf" -bp
+is "$(cat "$T/last.out")" "Mail queue is empty" "-bp after -q: exactly 'Mail queue is empty'"
+is "$LAST_STATUS" 0 "-bp on an empty queue: exit 0"
+stop_server "$SMTP_PID"
+
+# -------------------------------------- ten messages, one connection, one AUTH
+for i in $(seq 10 19); do
+	msg "$i" | "$SENDMAIL" -C "$T/conf" -i bob@x.org || fail "queueing message $i"
+done
+is "$(qfiles "$T/queue")" 10 "ten messages queued while the smarthost is down"
+start_smtpd "$T/s2" "${AUTH[@]}" --port "$PORT" || bail_out "smtpd did not start on port $PORT"
+sm "$T/conf" -q
+is "$LAST_STATUS" 0 "-q of ten: exit 0"
+smtp_wait "$T/s2" 10
+is "$(smtp_count "$T/s2")" 10 "-q of ten: ten messages delivered"
+is "$(subjects "$T/s2")" "$(for i in $(seq 10 19); do echo "Subject: queued $i"; done | sort)" \
+	"-q of ten: each message once"
+is "$(wc -l <"$T/s2/connections")" 1 "-q of ten: one connection"
+is "$(wc -l <"$T/s2/auths")" 1 "-q of ten: one AUTH"
+is "$(qfiles "$T/queue")" 0 "-q of ten: queue empty"
+stop_server "$SMTP_PID"
+
+# ----------------------------------------------------------------- backoff
+msg 20 | "$SENDMAIL" -C "$T/conf" -i bob@x.org
+is "$(qfiles "$T/queue")" 1 "backoff: message A queued (smarthost down)"
+start_smtpd "$T/s3" "${AUTH[@]}" --port "$PORT" || bail_out "smtpd did not start on port $PORT"
+msg 21 >"$T/m21.in"
+sm "$T/conf" -i bob@x.org <"$T/m21.in"
+is "$LAST_STATUS" 0 "backoff: message B sent"
+smtp_wait "$T/s3" 1
+sleep 0.3
+is "$(subjects "$T/s3")" "Subject: queued 21" "backoff: a submission right after the failure does not retry A"
+is "$(qfiles "$T/queue")" 1 "backoff: A is still queued"
+sm "$T/conf" -q
+smtp_wait "$T/s3" 2
+is "$(subjects "$T/s3")" $'Subject: queued 20\nSubject: queued 21' "backoff: -q sends A at once"
+is "$(qfiles "$T/queue")" 0 "backoff: queue empty after -q"
+stop_server "$SMTP_PID"
+
+# once its backoff has passed, a successful submission takes A along
+msg 22 | "$SENDMAIL" -C "$T/conf" -i bob@x.org
+envf=$(find "$T/queue" -maxdepth 1 -name '*.env' | head -n 1)
+if [ -n "$envf" ] && grep -q '^next [0-9]' "$envf"; then
+	sed -i 's/^next [0-9]*/next 1/' "$envf"	# as if the minute had passed
+	start_smtpd "$T/s4" "${AUTH[@]}" --port "$PORT" || bail_out "smtpd did not start on port $PORT"
+	msg 23 | "$SENDMAIL" -C "$T/conf" -i bob@x.org
+	smtp_wait "$T/s4" 2
+	is "$(subjects "$T/s4")" $'Subject: queued 22\nSubject: queued 23' \
+		"backoff passed: the next successful submission also sends A"
+	is "$(wc -l <"$T/s4/connections")" 1 "backoff passed: over the same connection"
+	is "$(qfiles "$T/queue")" 0 "backoff passed: queue empty"
+	stop_server "$SMTP_PID"
+else
+	skip "backoff passed: the next successful submission also sends A" "queue .env has no 'next' line"
+	rm -f "$T"/queue/*.env "$T"/queue/*.msg
+fi
+
+# ---------------------------------------------------------------- lifetime
+DEAD=$(free_port)
+QDIR=$T/ql CONF_TOP='queue_lifetime = 1' write_conf "$T/life.conf" "$DEAD" "${ACCT[@]}"
+msg 30 | "$SENDMAIL" -C "$T/life.conf" -i bob@x.org
+is "$(qfiles "$T/ql")" 1 "lifetime: queued"
+sleep 2.2
+sm "$T/life.conf" -q
+is "$LAST_STATUS" 0 "lifetime: -q after it expired: exit 0"
+is "$(qfiles "$T/ql")" 0 "lifetime: gone from the queue"
+is "$(qfiles "$T/ql/failed" msg)" 1 "lifetime: moved to failed/"
+_run "$SENDMAIL" -C "$T/life.conf" -bp
+like "$(cat "$T/last.out")" "[Ff]ailed" "lifetime: -bp shows it as failed"
+like "$(cat "$T/last.out")" "bob@x\.org" "lifetime: -bp still lists its recipient"
+start_smtpd "$T/s5" "${AUTH[@]}" || bail_out "smtpd did not start"
+S5_PORT=$SMTP_PORT
+QDIR=$T/ql CONF_TOP='queue_lifetime = 1' write_conf "$T/life2.conf" "$SMTP_PORT" "${ACCT[@]}"
+sm "$T/life2.conf" -q
+sleep 0.3
+is "$(smtp_count "$T/s5")" 0 "lifetime: a message in failed/ is not sent again"
+
+# -------------------------------------------------- two concurrent -q runs
+P2=$(free_port)
+QDIR=$T/qc write_conf "$T/conc.conf" "$P2" "${ACCT[@]}"
+for i in $(seq 40 59); do
+	msg "$i" | "$SENDMAIL" -C "$T/conc.conf" -i bob@x.org
+done
+is "$(qfiles "$T/qc")" 20 "concurrent: 20 messages queued"
+start_smtpd "$T/s6" "${AUTH[@]}" --port "$P2" || bail_out "smtpd did not start on port $P2"
+timeout 60 "$SENDMAIL" -C "$T/conc.conf" -q 2>"$T/qa.err" &
+pa=$!
+timeout 60 "$SENDMAIL" -C "$T/conc.conf" -q 2>"$T/qb.err" &
+pb=$!
+wait "$pa"
+ra=$?
+wait "$pb"
+rb=$?
+is "$ra $rb" "0 0" "concurrent: both -q runs exit 0"
+sleep 0.3
+is "$(smtp_count "$T/s6")" 20 "concurrent: 20 messages received"
+is "$(subjects "$T/s6")" "$(for i in $(seq 40 59); do echo "Subject: queued $i"; done | sort)" \
+	"concurrent: each message exactly once"
+is "$(qfiles "$T/qc") $(qfiles "$T/qc" msg)" "0 0" "concurrent: queue empty"
+
+# ------------------------------------------------- kill -9 during DATA
+start_faultsmtp stall-after-dot || bail_out "faultsmtp did not start"
+QDIR=$T/qk write_conf "$T/kill.conf" "$FAULT_PORT" 'tls = "none"' 'from = "me@example.org"' 'timeout = 30'
+msg 60 >"$T/m60.in"
+exp 60 >"$T/m60.exp"
+"$SENDMAIL" -C "$T/kill.conf" -i bob@x.org <"$T/m60.in" 2>/dev/null &
+spid=$!
+if wait_for "[ -e '$FAULT_SPOOL/0001.unaccepted-env' ]" 10; then
+	pass "kill -9: the server has read the whole message and not answered"
+else
+	fail "kill -9: the server has read the whole message"
+fi
+kill -9 "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null
+is "$(qfiles "$T/qk") $(qfiles "$T/qk" msg)" "1 1" "kill -9 during DATA: the message is still queued"
+f=$(find "$T/qk" -maxdepth 1 -name '*.msg' | head -n 1)
+[ -n "$f" ] && cp "$f" "$T/m60.queued"
+cmp_file "$FAULT_SPOOL/0001.unaccepted" "$T/m60.queued" "kill -9: the server had got the queued bytes"
+like "$("$SENDMAIL" -C "$T/kill.conf" -bp)" "bob@x\.org" "kill -9: -bp lists it"
+stop_server "$FAULT_PID"
+QDIR=$T/qk write_conf "$T/kill2.conf" "$S5_PORT" "${ACCT[@]}"
+sm "$T/kill2.conf" -q
+is "$LAST_STATUS" 0 "kill -9: -q against a real server: exit 0"
+smtp_wait "$T/s5" 1
+env_is "kill -9 then -q" "$T/s5/0001.env" me@example.org bob@x.org
+cmp_file "$T/s5/0001.msg" "$T/m60.queued" "kill -9 then -q: the queued bytes arrive exactly"
+check_gen "kill -9 then -q" "$T/s5/0001.msg" "$T/m60.exp"
+is "$(qfiles "$T/qk")" 0 "kill -9 then -q: queue empty"
+
+# --------------------------------------------- partly refused recipients
+start_smtpd "$T/sr" --plain --reject-rcpt bad@x.org --reject-rcpt bad2@x.org \
+	--tempfail-rcpt later@x.org || bail_out "smtpd did not start"
+QDIR=$T/qr write_conf "$T/rej.conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'
+msg 70 >"$T/m70.in"
+exp 70 >"$T/m70.exp"
+sm "$T/rej.conf" -i good@x.org bad@x.org good2@y.org <"$T/m70.in"
+is "$LAST_STATUS" 0 "one recipient refused: exit 0"
+like "$(cat "$T/last.err")" "bad@x\.org" "one recipient refused: stderr names it"
+unlike "$(cat "$T/last.err")" "good@x\.org|good2@y\.org" "one recipient refused: stderr names only it"
+smtp_wait "$T/sr" 1
+env_is "one recipient refused: sent to the others" "$T/sr/0001.env" me@example.org good@x.org good2@y.org
+check_gen "one recipient refused" "$T/sr/0001.msg" "$T/m70.exp"
+is "$(qfiles "$T/qr")" 0 "one recipient refused: nothing queued"
+
+sm "$T/rej.conf" -i bad@x.org bad2@x.org <"$T/m70.in"
+is "$LAST_STATUS" 67 "every recipient refused: exit 67"
+like "$(cat "$T/last.err")" "bad@x\.org" "every recipient refused: stderr says why"
+sleep 0.2
+is "$(smtp_count "$T/sr")" 1 "every recipient refused: nothing delivered"
+is "$("$SENDMAIL" -C "$T/rej.conf" -bp)" "Mail queue is empty" "every recipient refused: not queued"
+
+# a 4xx recipient stays queued, the others are sent
+sm "$T/rej.conf" -i good@x.org later@x.org <"$T/m70.in"
+is "$LAST_STATUS" 0 "one recipient tempfailed: exit 0"
+smtp_wait "$T/sr" 2
+env_is "one recipient tempfailed: sent to the other" "$T/sr/0002.env" me@example.org good@x.org
+q=$("$SENDMAIL" -C "$T/rej.conf" -bp)
+like "$q" "later@x\.org" "one recipient tempfailed: -bp lists it"
+unlike "$q" "good@x\.org" "one recipient tempfailed: only it stays queued"
+start_smtpd "$T/sr2" --plain || bail_out "smtpd did not start"
+QDIR=$T/qr write_conf "$T/rej2.conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'
+sm "$T/rej2.conf" -q
+smtp_wait "$T/sr2" 1
+env_is "the tempfailed recipient, later" "$T/sr2/0001.env" me@example.org later@x.org
+check_gen "the tempfailed recipient, later" "$T/sr2/0001.msg" "$T/m70.exp"
+is "$(qfiles "$T/qr")" 0 "tempfailed recipient delivered: queue empty"
+
+# ------------------------------------------------------- -qR, -qS, -qI
+P3=$(free_port)
+QDIR=$T/qs write_conf "$T/sel.conf" "$P3" 'tls = "none"' 'from = "me@example.org"'
+msg 81 | "$SENDMAIL" -C "$T/sel.conf" -i -f a@x.org r1@x.org
+msg 82 | "$SENDMAIL" -C "$T/sel.conf" -i -f b@y.org r2@y.org
+msg 83 | "$SENDMAIL" -C "$T/sel.conf" -i r3@z.org
+is "$(qfiles "$T/qs")" 3 "selectors: three messages queued"
+start_smtpd "$T/ss" --plain --port "$P3" || bail_out "smtpd did not start on port $P3"
+sm "$T/sel.conf" -qR nobody@nowhere
+sleep 0.2
+is "$(smtp_count "$T/ss")" 0 "-qR matching nothing: nothing sent"
+sm "$T/sel.conf" -qR r2@y
+is "$LAST_STATUS" 0 "-qR RCPT: exit 0"
+smtp_wait "$T/ss" 1
+is "$(smtp_count "$T/ss")" 1 "-qR RCPT: one message sent"
+env_is "-qR RCPT: the one with that recipient" "$T/ss/0001.env" b@y.org r2@y.org
+sm "$T/sel.conf" -qSa@x.org
+smtp_wait "$T/ss" 2
+is "$(smtp_count "$T/ss")" 2 "-qSSENDER (attached): one more message sent"
+env_is "-qSSENDER: the one from that sender" "$T/ss/0002.env" a@x.org r1@x.org
+left=$(basename "$(find "$T/qs" -maxdepth 1 -name '*.env' | head -n 1)" .env)
+sm "$T/sel.conf" -qI "${left:-none}"
+smtp_wait "$T/ss" 3
+is "$(smtp_count "$T/ss")" 3 "-qI ID: the last one sent"
+env_is "-qI ID: the one with that id" "$T/ss/0003.env" me@example.org r3@z.org
+is "$(qfiles "$T/qs")" 0 "selectors: queue empty"
+
+# ---------------------------------------------------------------- -qTIME
+P4=$(free_port)
+QDIR=$T/qt write_conf "$T/qt.conf" "$P4" 'tls = "none"' 'from = "me@example.org"'
+msg 90 | "$SENDMAIL" -C "$T/qt.conf" -i bob@x.org
+start_smtpd "$T/st" --plain --port "$P4" || bail_out "smtpd did not start on port $P4"
+"$SENDMAIL" -C "$T/qt.conf" -q1s 2>"$T/qt.err" &
+qpid=$!
+smtp_wait "$T/st" 1 10
+is "$(smtp_count "$T/st")" 1 "-q1s: the queued message is sent"
+sleep 1.5
+kill -0 "$qpid" 2>/dev/null
+ok $? "-q1s: stays in the foreground"
+kill -TERM "$qpid" 2>/dev/null
+wait_for "! kill -0 $qpid 2>/dev/null" 5
+wait "$qpid"
+is "$?" 0 "-q1s: exits 0 on SIGTERM"
+sm "$T/qt.conf" -q5x
+is "$LAST_STATUS" 64 "-q with a bad interval: exit 64"
+
+done_testing
