@@ -50,7 +50,7 @@ load(void)
 		return 0;
 	if (c.failed)
 		return -1;
-	c.lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	c.lib = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL);
 	if (c.lib == NULL) {
 		log_error("cannot load libcurl: %s", dlerror());
 		c.failed = 1;
