@@ -1,0 +1,221 @@
+#!/bin/bash
+# sendmail -bs: SMTP on standard input and output, as Symfony Mailer,
+# SwiftMailer, Laravel and Nextcloud use it: driven by a real client (swaks)
+# and by scripted dialogues (HELO, several messages without RSET, dot
+# un-stuffing, bad sequences, input ending inside DATA).
+. "$(dirname "$0")/lib/lib.sh"
+
+# ----------------------------------------------------------------- helpers
+make_certs "$T/certs" || bail_out "make_certs failed"
+
+# write_conf FILE PORT [LINE...]: a 0600 configuration with one smtp account
+# "default" at localhost:PORT; each LINE goes into the smtp section.
+# $QDIR is the queue (default $T/queue), $CONF_TOP extra top-level lines.
+write_conf() {
+	local file=$1 port=$2 l
+	shift 2
+	{
+		echo 'domain = "example.org"'
+		echo 'aliases = ""'
+		echo 'log = "none"'
+		echo "queue_dir = \"${QDIR:-$T/queue}\""
+		echo "tls_ca_file = \"$T/certs/ca.pem\""
+		[ -n "${CONF_TOP:-}" ] && printf '%s\n' "$CONF_TOP"
+		echo 'smtp "default" {'
+		echo '  host = "localhost"'
+		echo "  port = $port"
+		for l in "$@"; do echo "  $l"; done
+		echo '}'
+	} >"$file"
+	chmod 600 "$file"
+}
+
+# strip.py IN OUT FIELD...: IN without the last header line of each FIELD,
+# to OUT; prints each removed line, "MISSING F" or "DUPLICATE F".
+cat >"$T/strip.py" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+end = data.find(b"\r\n\r\n")
+head, rest = (data, b"") if end < 0 else (data[:end + 2], data[end + 2:])
+lines = head.split(b"\r\n")
+if lines and lines[-1] == b"":
+    lines.pop()
+out = []
+for name in sys.argv[3:]:
+    key = name.lower().encode() + b":"
+    idx = [i for i, l in enumerate(lines) if l.lower().startswith(key)]
+    if not idx:
+        out.append("MISSING " + name)
+        continue
+    if len(idx) > 1:
+        out.append("DUPLICATE " + name)
+    out.append(lines[idx[-1]].decode("utf-8", "replace"))
+    del lines[idx[-1]]
+open(sys.argv[2], "wb").write(b"".join(l + b"\r\n" for l in lines) + rest)
+print("\n".join(out))
+EOF
+
+DATE_RE='^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-2][0-9]:[0-5][0-9]:[0-6][0-9] [+-][0-9]{4}$'
+MSGID_RE='^Message-ID: <[^<>@ ]+@example\.org>$'
+
+# check_gen NAME GOT EXPECTED [FIELD...]: GOT equals EXPECTED once the
+# FIELDs sendmail generates (default Date and Message-ID) are removed; each
+# must be there exactly once and well formed.
+check_gen() {
+	local name=$1 got=$2 exp=$3 f line
+	shift 3
+	[ $# -gt 0 ] || set -- Date Message-ID
+	if [ ! -f "$got" ]; then
+		fail "$name: message received" "  $got does not exist"
+		return 1
+	fi
+	"$PY" "$T/strip.py" "$got" "$T/stripped" "$@" >"$T/gen"
+	for f in "$@"; do
+		line=$(grep -i "^$f:\|^MISSING $f\$\|^DUPLICATE $f\$" "$T/gen" | head -n 2 | tr '\n' '|')
+		case $f in
+		Date) like "${line%|}" "$DATE_RE" "$name: Date added" ;;
+		Message-ID) like "${line%|}" "$MSGID_RE" "$name: Message-ID added" ;;
+		esac
+	done
+	cmp_file "$T/stripped" "$exp" "$name: bytes received"
+}
+
+# env_is NAME ENVFILE SENDER RCPT...: the envelope (recipients in any order).
+env_is() {
+	local name=$1 file=$2 sender=$3 got want
+	shift 3
+	if [ ! -f "$file" ]; then
+		fail "$name: envelope" "  $file does not exist"
+		return 1
+	fi
+	got=$(head -n 1 "$file"; tail -n +2 "$file" | sort)
+	want=$(echo "$sender"; printf '%s\n' "$@" | sort)
+	is "$got" "$want" "$name: envelope"
+}
+
+# sm CONF ARGS... < message: run sendmail (output in $T/last.out/.err).
+sm() {
+	local conf=$1
+	shift
+	_run "$SENDMAIL" -C "$conf" "$@"
+}
+
+# mailq CONF: `sendmail -bp` output.
+mailq_of() { "$SENDMAIL" -C "$1" -bp 2>&1; }
+
+crlf() { printf '%s\r\n' "$@"; }
+lf() { printf '%s\n' "$@"; }
+
+command -v swaks >/dev/null || bail_out "swaks is not installed (make deps)"
+start_smtpd "$T/s" --plain || bail_out "smtpd did not start"
+write_conf "$T/conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'
+DATE='Date: Thu, 26 Nov 2026 10:00:00 +0000'
+
+# bs INPUTFILE [CONF]: run sendmail -bs on INPUTFILE; replies in $T/last.out.
+bs() { _run "$SENDMAIL" -C "${2:-$T/conf}" -bs <"$1"; }
+# codes: the reply codes of $T/last.out, one line, final lines only.
+codes() { tr -d '\r' <"$T/last.out" | grep -v '^[0-9][0-9][0-9]-' | cut -c1-3 | tr '\n' ' '; }
+
+# ------------------------------------------------------------------ swaks
+# swaks --pipe speaks EHLO, MAIL, RCPT x2, DATA (dot-stuffing ".dot"), QUIT
+printf '%s\n' "From: Alice <alice@x.org>" "To: bob@x.org, carol@y.org" "Subject: swaks over -bs" "$DATE" \
+	"Message-ID: <swaks1@x.org>" "" "hello" ".dot at the start" "Grüße, 8-bit" >"$T/swaks.data"
+printf 'last line' >>"$T/swaks.data"
+crlf "From: Alice <alice@x.org>" "To: bob@x.org, carol@y.org" "Subject: swaks over -bs" "$DATE" \
+	"Message-ID: <swaks1@x.org>" "" "hello" ".dot at the start" "Grüße, 8-bit" "last line" >"$T/swaks.exp"
+_run swaks --pipe "'$SENDMAIL' -C '$T/conf' -bs" --from alice@x.org --to bob@x.org,carol@y.org \
+	--data "@$T/swaks.data"
+is "$LAST_STATUS" 0 "swaks --pipe: exit 0" || diag "$(tail -n 20 "$T/last.out")"
+like "$(cat "$T/last.out")" "<- +220 " "swaks --pipe: 220 greeting"
+like "$(cat "$T/last.out")" "<- +250 [^"$'\n'"]*(sent|queued)" "swaks --pipe: 250 after the final dot"
+smtp_wait "$T/s" 1
+env_is "swaks --pipe" "$T/s/0001.env" alice@x.org bob@x.org carol@y.org
+cmp_file "$T/s/0001.msg" "$T/swaks.exp" "swaks --pipe: bytes received (dot un-stuffed, 8-bit kept)"
+
+# ------------------------------------------- scripted: HELO, two messages
+# Symfony Mailer: HELO (not EHLO), several transactions, no RSET between
+{
+	crlf "HELO client.example" "MAIL FROM:<shop@x.org>" "RCPT TO:<bob@x.org>" "DATA"
+	crlf "From: Shop <shop@x.org>" "To: bob@x.org" "Subject: first" "" "first body" "..one dot" ".." "end" "."
+	crlf "MAIL FROM:<shop@x.org>" "RCPT TO:<carol@y.org>" "RCPT TO:<dave@z.org>" "DATA"
+	crlf "From: Shop <shop@x.org>" "To: carol@y.org" "Cc: dave@z.org" "Subject: second" "$DATE" \
+		"Message-ID: <second@x.org>" "" "second body" "."
+	crlf "QUIT"
+} >"$T/two.in"
+crlf "From: Shop <shop@x.org>" "To: bob@x.org" "Subject: first" "" "first body" ".one dot" "." "end" >"$T/first.exp"
+crlf "From: Shop <shop@x.org>" "To: carol@y.org" "Cc: dave@z.org" "Subject: second" "$DATE" \
+	"Message-ID: <second@x.org>" "" "second body" >"$T/second.exp"
+bs "$T/two.in"
+is "$LAST_STATUS" 0 "two messages: exit 0"
+is "$(codes)" "220 250 250 250 354 250 250 250 250 354 250 221 " "two messages: the replies"
+is "$(grep -c $'\r$' "$T/last.out")" "$(wc -l <"$T/last.out")" "replies end in CRLF"
+smtp_wait "$T/s" 3
+env_is "first message" "$T/s/0002.env" shop@x.org bob@x.org
+check_gen "first message (headers completed, '..' -> '.')" "$T/s/0002.msg" "$T/first.exp"
+env_is "second message" "$T/s/0003.env" shop@x.org carol@y.org dave@z.org
+cmp_file "$T/s/0003.msg" "$T/second.exp" "second message: bytes received"
+is "$(smtp_count "$T/s")" 3 "two messages: two delivered"
+
+# EHLO, RSET, null sender, LF-only client, lower-case commands
+{
+	printf '%s\n' "ehlo client" "mail from:<a@x.org>" "rcpt to:<wrong@x.org>" "rset" \
+		"mail from:<>" "rcpt to:<bob@x.org>" "data" "Subject: bounce" "" "null sender" "." "noop" "quit"
+} >"$T/rset.in"
+crlf "Subject: bounce" "From: root <me@example.org>" "To: undisclosed-recipients:;" "" "null sender" >"$T/rset.exp"
+bs "$T/rset.in"
+is "$(codes)" "220 250 250 250 250 250 250 354 250 250 221 " "EHLO, RSET, MAIL FROM:<>: the replies"
+smtp_wait "$T/s" 4
+env_is "after RSET, null sender" "$T/s/0004.env" "<>" bob@x.org
+check_gen "after RSET" "$T/s/0004.msg" "$T/rset.exp" Date Message-ID
+
+# ----------------------------------------------------------- bad sequences
+long=$(head -c 2000 /dev/zero | tr '\0' x)
+crlf "HELO c" "RCPT TO:<b@x.org>" "DATA" "MAIL FROM:<a@x.org>" "DATA" "MAIL FROM:<a@x.org>" \
+	"FROBNICATE now" "NOOP $long" "RCPT TO:<b@x.org>" "QUIT" >"$T/bad.in"
+bs "$T/bad.in"
+is "$LAST_STATUS" 0 "bad sequences: exit 0"
+c=$(codes)
+like "$c" "^220 250 503 " "RCPT before MAIL: 503"
+like "$c" "^220 250 503 503 " "DATA before MAIL: 503"
+like "$c" "^220 250 503 503 250 (503|554) " "DATA before RCPT: 503 or 554"
+like "$c" "^220 250 503 503 250 (503|554) 503 " "a second MAIL: 503"
+like "$c" "^220 250 503 503 250 (503|554) 503 500 " "unknown command: 500"
+like "$c" "^220 250 503 503 250 (503|554) 503 500 500 " "over-long line: 500"
+like "$c" "^220 250 503 503 250 (503|554) 503 500 500 250 221 $" "the session goes on after the errors"
+sleep 0.2
+is "$(smtp_count "$T/s")" 4 "bad sequences: nothing delivered"
+
+# ------------------------------------------------ input ends inside DATA
+crlf "HELO c" "MAIL FROM:<a@x.org>" "RCPT TO:<b@x.org>" "DATA" "Subject: cut" "" "a message cut" >"$T/cut.in"
+printf 'no final line end' >>"$T/cut.in"
+bs "$T/cut.in"
+is "$(codes)" "220 250 250 250 354 " "input ends inside DATA: no reply to the data"
+sleep 0.3
+is "$(smtp_count "$T/s")" 4 "input ends inside DATA: nothing delivered"
+is "$(mailq_of "$T/conf")" "Mail queue is empty" "input ends inside DATA: nothing queued"
+is "$(find "$T/queue" -type f | wc -l)" 0 "input ends inside DATA: no file left in the queue directory"
+
+crlf "HELO c" "MAIL FROM:<a@x.org>" "RCPT TO:<b@x.org>" "DATA" "Subject: cut" "" "body" >"$T/cut2.in"
+bs "$T/cut2.in"
+sleep 0.3
+is "$(smtp_count "$T/s")" 4 "input ends inside DATA after a complete line: nothing delivered"
+is "$(mailq_of "$T/conf")" "Mail queue is empty" "input ends inside DATA after a complete line: nothing queued"
+
+# --------------------------------------- the smarthost's answer is relayed
+start_smtpd "$T/r" --plain --reject-rcpt bad@x.org || bail_out "smtpd did not start"
+QDIR=$T/qr write_conf "$T/rej.conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'
+crlf "HELO c" "MAIL FROM:<a@x.org>" "RCPT TO:<bad@x.org>" "DATA" "Subject: refused" "" "body" "." "QUIT" >"$T/rej.in"
+bs "$T/rej.in" "$T/rej.conf"
+like "$(codes)" "^220 250 250 250 354 5[0-9][0-9] 221 $" "permanent refusal: 5xx reply to the final dot"
+like "$(tr -d '\r' <"$T/last.out" | sed -n 6p)" "bad@x\.org|[Rr]ejected" "permanent refusal: the server's text is passed on"
+is "$(mailq_of "$T/rej.conf")" "Mail queue is empty" "permanent refusal: not queued"
+
+# ------------------------------------------------- smarthost down: queued
+DEAD=$(free_port)
+QDIR=$T/qd write_conf "$T/down.conf" "$DEAD" 'tls = "none"' 'from = "me@example.org"'
+crlf "HELO c" "MAIL FROM:<a@x.org>" "RCPT TO:<b@x.org>" "DATA" "Subject: later" "" "body" "." "QUIT" >"$T/down.in"
+bs "$T/down.in" "$T/down.conf"
+is "$(codes)" "220 250 250 250 354 250 221 " "smarthost down: 250 (safely queued)"
+like "$(mailq_of "$T/down.conf")" "b@x\.org" "smarthost down: the message is queued"
+
+done_testing
