@@ -162,21 +162,55 @@ nap(void)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * 1 if the dotlock at path is stale: it names a process of ours that no
+ * longer exists (a popfetch killed with -9), or it is older than
+ * DOTLOCK_STALE.  Dotlocks of other programs usually hold no pid.
+ */
+static int
+dotlock_stale(const char *path)
+{
+	struct stat st;
+	char buf[32];
+	ssize_t n;
+	long pid;
+	char *end;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	if (fstat(fd, &st) == -1)
+		st.st_mtime = time(NULL);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		pid = strtol(buf, &end, 10);
+		if (end != buf && *end == '\n' && pid > 0 && kill((pid_t)pid, 0) == -1 &&
+		    errno == ESRCH)
+			return 1;
+	}
+	return time(NULL) - st.st_mtime > DOTLOCK_STALE;
+}
+
 /* Creates the dotlock, taking over a stale one; 0, or -1 with errno (EAGAIN: busy). */
 static int
 dotlock_try(const char *path)
 {
-	struct stat st;
-	int fd;
+	char buf[32];
+	int fd, n;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd != -1) {
+		/* Our pid, as liblockfile writes it, so that a dead holder can be told. */
+		n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+		(void)!write(fd, buf, (size_t)n);
 		close(fd);
 		return 0;
 	}
 	if (errno != EEXIST)
 		return -1;
-	if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > DOTLOCK_STALE) {
+	if (dotlock_stale(path)) {
 		log_event(LOG_WARNING, "removing stale lock %s", path);
 		unlink(path);
 	}

@@ -32,7 +32,7 @@
 /* A batch ends after this many messages, bytes or seconds. */
 #define BATCH_MSGS	256
 #define BATCH_BYTES	(32LL * 1024 * 1024)
-#define BATCH_SECS	5
+#define BATCH_SECS	1
 #define TOP_MAX		(256 * 1024)
 
 struct fetch {

@@ -111,7 +111,7 @@ oom:
 
 /* Takes the account lock, or says who holds it. */
 static enum px_err
-lock(struct ustate *s, const struct pop3_account *a, char **msg)
+lock(struct ustate *s, char **msg)
 {
 	struct flock fl;
 	char buf[32];
@@ -138,8 +138,7 @@ lock(struct ustate *s, const struct pop3_account *a, char **msg)
 			buf[r] = '\0';
 			pid = strtol(buf, NULL, 10);
 		}
-		*msg = strfmt("%s: account is being polled by another popfetch (process %ld)",
-		    a->name, pid);
+		*msg = strfmt("account is being polled by another popfetch (process %ld)", pid);
 		close(s->lockfd);
 		s->lockfd = -1;
 		return PX_TEMPFAIL;
@@ -184,7 +183,7 @@ us_open(struct ustate *s, const struct pop3_account *a, char **msg)
 		*msg = strdup("out of memory");
 		return PX_SOFTWARE;
 	}
-	if ((e = lock(s, a, msg)) != PX_OK)
+	if ((e = lock(s, msg)) != PX_OK)
 		return e;
 	return load(s, msg);
 }
