@@ -1,0 +1,128 @@
+/*
+ * fuzz_address.c: RFC 5322 address lists (common/address.c).
+ *
+ * Input: the value of an address header (To, Cc, From, -f, MAIL FROM).
+ * Checks, for every mailbox addr_parse_list finds:
+ *   - the address is not empty and passes addr_is_valid (safe in an
+ *     SMTP envelope);
+ *   - addr_qualify gives a valid address, and qualifying twice changes
+ *     nothing;
+ *   - addr_format gives one line (no CR, LF) that parses back to the same
+ *     address and, modulo white space and RFC 2047 encoding, the same
+ *     display name (what sendmail's From: rewriting relies on);
+ * and that addr_parse_one agrees with addr_parse_list.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "address.h"
+#include "fuzz.h"
+#include "mime.h"
+
+/* White space runs become one space; none at either end. */
+static char *
+squeeze(const char *s)
+{
+	char *r = malloc(strlen(s) + 1), *o = r;
+	int sp = 0;
+
+	FUZZ_CHECK(r != NULL, "malloc");
+	for (; *s; s++) {
+		if (*s == ' ' || *s == '\t') {
+			sp = 1;
+			continue;
+		}
+		if (sp && o > r)
+			*o++ = ' ';
+		sp = 0;
+		*o++ = *s;
+	}
+	*o = '\0';
+	return r;
+}
+
+static void
+check_format(const struct addr *a)
+{
+	struct addr_list l;
+	char *f, *want, *got;
+	int n;
+
+	f = addr_format(a->name, a->addr);
+	FUZZ_CHECK(f != NULL, "addr_format returned NULL");
+	FUZZ_CHECK(strpbrk(f, "\r\n") == NULL, "addr_format gave a line break: [%s]", f);
+	if (*a->name == '\0') {
+		FUZZ_CHECK(strcmp(f, a->addr) == 0, "no name, yet [%s] is not the address", f);
+		free(f);
+		return;
+	}
+	addr_list_init(&l);
+	n = addr_parse_list(f, &l);
+	FUZZ_CHECK(n == 1 && l.n == 1, "[%s] (name [%s], address [%s]) parses to %d mailboxes",
+	    f, a->name, a->addr, n);
+	FUZZ_CHECK(strcmp(l.v[0].addr, a->addr) == 0, "[%s]: address [%s] came back as [%s]",
+	    f, a->addr, l.v[0].addr);
+	if (mime_is_ascii(a->name)) {
+		want = squeeze(a->name);
+		got = squeeze(l.v[0].name);
+	} else {
+		want = strdup(a->name);
+		got = mime_2047_decode(l.v[0].name);
+	}
+	FUZZ_CHECK(want && got && strcmp(want, got) == 0, "[%s]: name [%s] came back as [%s]",
+	    f, want, got);
+	free(want);
+	free(got);
+	addr_list_free(&l);
+	free(f);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *domains[] = { "example.org", "", "localhost", "mail.example.org" };
+	const char *domain = domains[size % 4];
+	struct addr_list l;
+	char *s = fuzz_cstr(data, size), *q, *q2, *one, *lp;
+	size_t i;
+	int n;
+
+	addr_list_init(&l);
+	n = addr_parse_list(s, &l);
+	FUZZ_CHECK(n >= 0 && (size_t)n == l.n, "addr_parse_list returned %d for %zu", n, l.n);
+	for (i = 0; i < l.n; i++) {
+		const struct addr *a = &l.v[i];
+
+		FUZZ_CHECK(a->name != NULL && a->addr != NULL, "NULL in a parsed mailbox");
+		FUZZ_CHECK(*a->addr != '\0', "empty address");
+		FUZZ_CHECK(addr_is_valid(a->addr), "invalid address [%s] parsed", a->addr);
+
+		q = addr_qualify(a->addr, domain);
+		FUZZ_CHECK(q != NULL, "addr_qualify returned NULL");
+		FUZZ_CHECK(addr_is_valid(q), "qualified [%s] to invalid [%s]", a->addr, q);
+		if (strchr(domain, '.')) {
+			FUZZ_CHECK(!addr_is_local(q), "[%s] still local after qualifying", q);
+			q2 = addr_qualify(q, domain);
+			FUZZ_CHECK(q2 && strcmp(q, q2) == 0, "qualifying twice changed [%s]", q);
+			free(q2);
+		}
+		free(q);
+		lp = addr_local_part(a->addr);
+		FUZZ_CHECK(lp != NULL && strlen(lp) <= strlen(a->addr), "addr_local_part");
+		free(lp);
+		check_format(a);
+	}
+
+	one = addr_parse_one(s);
+	if (one != NULL && *one != '\0') {
+		FUZZ_CHECK(addr_is_valid(one), "addr_parse_one gave invalid [%s]", one);
+		FUZZ_CHECK(l.n == 1 && strcmp(one, l.v[0].addr) == 0,
+		    "addr_parse_one [%s] but the list has %zu", one, l.n);
+	} else if (one == NULL && strncmp(s + strspn(s, " \t"), "<>", 2) != 0)
+		FUZZ_CHECK(l.n != 1, "addr_parse_one refused a single mailbox [%s]", l.v[0].addr);
+	free(one);
+	addr_list_free(&l);
+	(void)addr_is_valid(s);
+	free(s);
+	return 0;
+}
