@@ -1,0 +1,36 @@
+#!/bin/bash
+# popfetch: memory stays constant whatever the message size: a 200 MB
+# message is fetched over TLS into an mbox with a peak RSS of a few MB.
+. "$(dirname "$0")/lib/lib.sh"
+. "$TOP/popfetch/t/lib.sh"
+
+[ -x /usr/bin/time ] || skip_all "GNU time (Debian package time) is not installed"
+start_dovecot alice:secret || bail_out "cannot start dovecot"
+
+# 200 MB of base64-like lines, written straight into the Maildir.
+_pop3_maildir alice
+big=$T/mail/alice/new/1.P1Q1.big
+"$PY" - "$big" <<'PYEOF'
+import sys
+line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"Return-Path: <big@example.com>\nFrom: big@example.com\nSubject: 200 MB\n\n")
+    chunk = line * 13000
+    for _ in range(200 * 1024 * 1024 // len(chunk)):
+        f.write(chunk)
+PYEOF
+chown "$POP3_USER_UID:$POP3_USER_GID" "$big"
+size=$(stat -c %s "$big")
+sum=$(sha256sum <"$big")
+
+pf_conf "$T/conf" "port = $POP3S_PORT" 'tls = "tls"'
+check "fetch a 200 MB message" /usr/bin/time -v -o "$T/time" "$POPFETCH" -C "$T/conf"
+rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$T/time")
+note "peak RSS: ${rss} kB for a $size byte message"
+ok "$([ -n "$rss" ] && [ "$rss" -le 32768 ]; echo $?)" "peak RSS ${rss} kB <= 32 MB"
+is "$(pop3_count alice)" 0 "the message is deleted from the server"
+# The mbox: From_ line, the message, an empty line.
+is "$(stat -c %s "$T/mbox")" "$(( $(head -n 1 "$T/mbox" | wc -c) + size + 1 ))" "the mbox holds the whole message"
+is "$(tail -n +2 "$T/mbox" | head -c "$size" | sha256sum)" "$sum" "byte for byte"
+
+done_testing
