@@ -304,4 +304,35 @@ is "$LAST_STATUS" 0 "refused connection with -v: exit 0"
 like "$(cat "$T/last.err")" "queued" "refused connection with -v: says it was queued"
 like "$(cat "$T/last.err")" "[Cc]onnect|refused" "refused connection with -v: says why"
 
+# ------------------------------------------------------------ server faults
+# tests/lib/faultsmtp.py: each fault, and what sendmail must make of it:
+# temporary (queued, exit 0), login refused (77), every recipient refused
+# (67), message refused (69), or no fault at all (sent).
+faults=(
+	"drop-greeting:0:queued" "421-greeting:0:queued" "stall-greeting:0:queued" "garbage:0:queued"
+	"long-reply:0:sent" "drop-ehlo:0:queued" "535-auth:77:dropped" "drop-mail:0:queued"
+	"451-mail:0:queued" "drop-rcpt:0:queued" "452-rcpt:0:queued" "550-rcpt:67:dropped"
+	"drop-data:0:queued" "554-data:69:dropped" "drop-after-dot:0:queued" "451-after-dot:0:queued"
+	"552-after-dot:69:dropped" "stall-after-dot:0:queued"
+)
+for f in "${faults[@]}"; do
+	IFS=: read -r mode want what <<<"$f"
+	start_faultsmtp "$mode" --auth "alice:$PW" || { fail "faultsmtp $mode started"; continue; }
+	QDIR=$T/q-$mode write_conf "$T/f-$mode.conf" "$FAULT_PORT" 'tls = "none"' 'user = "alice"' \
+		"password = \"$PW\"" 'from = "alice@example.org"' 'timeout = 1'
+	sm "$T/f-$mode.conf" -i bob@example.net <"$T/in.txt"
+	is "$LAST_STATUS" "$want" "fault $mode: exit $want" || diag "$(cat "$T/last.err")"
+	nq=$(find "$T/q-$mode" -maxdepth 1 -name '*.env' | wc -l)
+	nd=$(smtp_count "$FAULT_SPOOL")
+	case $what in
+	queued) is "$nq $nd" "1 0" "fault $mode: kept in the queue, nothing delivered" ;;
+	dropped) is "$nq $nd" "0 0" "fault $mode: refused: not queued, nothing delivered"
+		[ -s "$T/last.err" ] && pass "fault $mode: the reason is on stderr" ||
+			fail "fault $mode: the reason is on stderr" ;;
+	sent) is "$nq $nd" "0 1" "fault $mode: sent, not queued"
+		[ "$nd" = 1 ] && check_gen "fault $mode" "$FAULT_SPOOL/0001.msg" "$T/expected" ;;
+	esac
+	stop_server "$FAULT_PID"
+done
+
 done_testing
