@@ -169,11 +169,16 @@ check_status() {
 	fi
 }
 
-# _show VALUE: quote a value for a diagnostic (makes CR, tabs, etc. visible).
+# _visible: filter making control characters visible, UTF-8 left alone:
+# CR as ^M, TAB as ^I, other controls as ^X, and "$" at every line end.
+_visible() {
+	perl -pe 's/([\x00-\x09\x0b-\x1f\x7f])/"^".chr(ord($1) ^ 64)/ge; s/\n/\$\n/' 2>/dev/null || cat -A
+}
+
+# _show VALUE: quote a value for a diagnostic (see _visible).
 _show() {
 	if [ -z "${1+x}" ]; then echo "(unset)"; return; fi
-	printf '%s' "$1" | cat -A | sed -e '1s/^/'"'"'/' -e '$s/$/'"'"'/'
-	# cat -A marks line ends with $ and shows CR as ^M
+	printf '%s' "$1" | _visible | sed -e '1s/^/'"'"'/' -e '$s/$/'"'"'/'
 }
 
 # is GOT EXPECTED NAME: string equality.
@@ -230,8 +235,8 @@ cmp_file() {
 	fail "$name" "$(
 		echo "  $got: $(wc -c <"$got") bytes, $exp: $(wc -c <"$exp") bytes"
 		echo "  $(cmp -- "$got" "$exp" 2>&1 | head -n 1)"
-		echo "  diff -u (cat -A: \$ = end of line, ^M = CR):"
-		diff -u --text -- "$exp" "$got" | head -n 40 | cat -A | sed 's/^/    /'
+		echo "  diff -u (\$ = end of line, ^M = CR, ^I = TAB):"
+		diff -u --text -- "$exp" "$got" | head -n 40 | _visible | sed 's/^/    /'
 	)"
 }
 
@@ -280,6 +285,11 @@ for _ in range(int(sys.argv[1])):
 for s in socks:
     print(s.getsockname()[1])
 EOF
+}
+
+# require_root: skip the whole script unless running as root (Dovecot needs it).
+require_root() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root${1:+: $1}"
 }
 
 # port_open PORT [HOST]: true if something accepts TCP connections there.
