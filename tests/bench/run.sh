@@ -1,0 +1,591 @@
+#!/bin/bash
+# tests/bench/run.sh: Postie side by side with msmtp, mpop and curl (issue 7).
+#
+#   tests/bench/run.sh                 # full run (about 12 minutes on 2 cores)
+#   BENCH_QUICK=1 tests/bench/run.sh   # smoke test, under a minute
+#   BENCH_ROUNDS=7 BENCH_ONLY="1 4" tests/bench/run.sh
+#
+# Every workload runs Postie and its peer alternately (ABAB...) on the same
+# loopback servers (aiosmtpd, Dovecot), BENCH_ROUNDS rounds, and the table
+# shows the medians and the ratios.  It asserts no time; it fails (exit 1,
+# "BENCH FAILED: ...") when a program did not deliver or fetch everything.
+# See tests/bench/README.md.
+
+. "$(dirname "$0")/../lib/lib.sh"
+
+BENCH=$TOP/tests/bench
+BPY=("$PY" "$BENCH/bench.py")
+B=$T				# work directory: configs, messages, spools
+export XDG_STATE_HOME=$B/state	# popfetch's UIDL state, never ~
+unset POSTIE_CONF
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	ROUNDS=${BENCH_ROUNDS:-2}
+	N1=10 SIZE2=$((5 << 20)) N3=50 N4=200 SIZE5=$((10 << 20)) A6=20 N6=20 N7=20
+	MD=${BENCH_MD:-$BENCH/results-quick.md}
+else
+	ROUNDS=${BENCH_ROUNDS:-5}
+	N1=200 SIZE2=$((50 << 20)) N3=1000 N4=2000 SIZE5=$((100 << 20)) A6=20 N6=200 N7=100
+	MD=${BENCH_MD:-$BENCH/results.md}
+fi
+# workload 3 runs 1,000 msmtp processes per round (~2 minutes each): at most
+# 3 rounds unless told otherwise
+ROUNDS3=${BENCH_QUEUE_ROUNDS:-$((ROUNDS < 3 ? ROUNDS : 3))}
+ONLY=${BENCH_ONLY:-1 2 3 4 5 6 7}
+[ "${BENCH_KEEP:-0}" = 1 ] && POSTIE_KEEP_TMP=1
+
+RESULTS=$B/results.tsv		# KEY SIDE ROUND VALUE
+ROWS=$B/rows.jsonl		# one JSON object per table row
+: >"$RESULTS"
+: >"$ROWS"
+mkdir -p "$B/log" "$B/state"
+
+MAILUID=$(id -u "$POP3_USER_UID") MAILGID=$(getent group "$POP3_USER_GID" | cut -d: -f3)
+RCPT=you@example.org
+
+# ---------------------------------------------------------------- helpers
+
+say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+
+die() {
+	printf 'BENCH FAILED: %s\n' "$*" >&2
+	exit 1
+}
+
+want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# record KEY SIDE ROUND VALUE
+record() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+
+# row ID KEY "label" UNIT KIND TARGET PEER CMD... : a line of the table.
+# KIND: ratio_le | ratio_ge (Postie/peer against TARGET), abs_le | abs_eq
+# (Postie's value against TARGET).  The commands are shown with $B and ./
+# for the work directory and the repository.
+row() {
+	local id=$1 key=$2 label=$3 unit=$4 kind=$5 target=$6 peer=$7
+	shift 7
+	local c cmds=()
+	for c in "$@"; do
+		c=${c//$B/\$B}
+		c=${c//$TOP\//./}
+		cmds+=("$c")
+	done
+	"$PY" -c '
+import json, sys
+a = sys.argv[1:]
+print(json.dumps({"id": a[0], "key": a[1], "label": a[2], "unit": a[3], "kind": a[4],
+                  "target": float(a[5]), "peer": a[6], "cmds": a[7:]}))' \
+		"$id" "$key" "$label" "$unit" "$kind" "$target" "$peer" "${cmds[@]}" >>"$ROWS"
+}
+
+# measure LOG STDIN N CMD...: run CMD N times in a row; sets M_WALL M_USER
+# M_SYS (seconds, totals) and M_RSS (KB, largest). Dies if a run fails.
+measure() {
+	local log=$1 in=$2 n=$3 out
+	shift 3
+	out=$("${BPY[@]}" run --n "$n" --stdin "$in" --log "$log" -- "$@") ||
+		die "$* (run $n times) failed; log: $log"
+	read -r _ M_WALL M_USER M_SYS M_RSS <<<"$out"
+}
+
+# calc EXPR: floating point arithmetic (awk)
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+
+smtp_n() { find "$SMTP_SPOOL" -maxdepth 1 -name '*.env' | wc -l; }
+smtp_clear() { find "$SMTP_SPOOL" -maxdepth 1 \( -name '*.msg' -o -name '*.env' -o -name '*.info' \) -delete; }
+lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+
+# ------------------------------------------------------------- machine
+
+machine() {
+	local cpu
+	cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
+	echo "$(nproc) CPUs ($cpu), $(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r), Debian $(cat /etc/debian_version 2>/dev/null)"
+}
+
+versions() {
+	echo "Postie $("$SENDMAIL" --version 2>&1 | head -n 1) / $("$POPFETCH" --version 2>&1 | head -n 1) (git $(git -C "$TOP" describe --always --dirty 2>/dev/null))"
+	msmtp --version | head -n 1
+	mpop --version | head -n 1
+	fetchmail --version 2>&1 | grep -m1 '^This is fetchmail' || echo "fetchmail: not installed"
+	curl --version | head -n 1
+	echo "hyperfine: $(hyperfine --version 2>/dev/null || echo 'not installed (startup measured by bench.py interleave)')"
+	echo "Dovecot $(dovecot --version 2>/dev/null)"
+	echo "aiosmtpd $("$PY" -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null) on $("$PY" --version 2>&1)"
+}
+
+# ------------------------------------------------------------ configurations
+
+# sendmail_conf FILE PORT QUEUE_DIR
+sendmail_conf() {
+	cat >"$1" <<EOF
+aliases = ""
+log = "none"
+queue_dir = "$3"
+tls_ca_file = "$T/certs/ca.pem"
+smtp "default" {
+  host = "localhost"
+  port = $2
+  tls = "starttls"
+  user = "alice"
+  password = "secret"
+  from = "me@example.org"
+}
+EOF
+	chmod 600 "$1"
+}
+
+# msmtp_conf FILE PORT
+msmtp_conf() {
+	cat >"$1" <<EOF
+defaults
+tls on
+tls_starttls on
+tls_trust_file $T/certs/ca.pem
+
+account default
+host localhost
+port $2
+auth on
+user alice
+password secret
+from me@example.org
+EOF
+	chmod 600 "$1"
+}
+
+# popfetch_conf FILE MAX_PARALLEL(0 = default) USER:MBOX...
+popfetch_conf() {
+	local f=$1 par=$2 a
+	shift 2
+	{
+		echo 'log = "none"'
+		echo "tls_ca_file = \"$T/certs/ca.pem\""
+		[ "$par" = 0 ] || echo "max_parallel = $par"
+		for a in "$@"; do
+			cat <<EOF
+pop3 "${a%%:*}" {
+  host = "localhost"
+  port = $POP3_PORT
+  tls = "starttls"
+  user = "${a%%:*}"
+  password = "secret"
+  mbox = "${a#*:}"
+}
+EOF
+		done
+	} >"$f"
+	chmod 600 "$f"
+}
+
+# mpop_conf FILE USER:MBOX...
+mpop_conf() {
+	local f=$1 a
+	shift
+	{
+		cat <<EOF
+defaults
+tls on
+tls_starttls on
+tls_trust_file $T/certs/ca.pem
+keep off
+only_new on
+EOF
+		for a in "$@"; do
+			cat <<EOF
+
+account ${a%%:*}
+host localhost
+port $POP3_PORT
+user ${a%%:*}
+password secret
+delivery mbox ${a#*:}
+uidls_file $B/mpop-uidls.${a%%:*}
+EOF
+		done
+	} >"$f"
+	chmod 600 "$f"
+}
+
+# ------------------------------------------------------ POP3 mailbox helpers
+
+# refill COUNT SIZE USER...: each user's Maildir holds exactly COUNT new
+# messages, then one untimed LIST session per user lets Dovecot index them
+# (every client then finds the same, indexed mailbox).
+refill() {
+	local n=$1 size=$2 u pids=() p
+	shift 2
+	"${BPY[@]}" fill --uid "$MAILUID" --gid "$MAILGID" "$n" "$size" "${@/#/$T/mail/}" || die "fill $*"
+	for u in "$@"; do
+		curl -sS --ssl-reqd --cacert "$T/certs/ca.pem" -u "$u:secret" -o /dev/null "pop3://localhost:$POP3_PORT/" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || die "LIST after refilling failed"; done
+}
+
+pop3_logins() { grep -c 'pop3-login: Info: Login: ' "$T/dovecot/dovecot.log"; }
+
+# messages in an mbox (the benchmark's bodies never hold a line "From ...")
+mbox_n() { grep -c '^From ' "$1" 2>/dev/null; }
+
+# fetched WHAT USER MBOX N: the mbox holds N messages and the server none
+fetched() {
+	local got left
+	got=$(mbox_n "$3")
+	left=$(pop3_count "$2")
+	[ "$got" = "$4" ] || die "$1: $3 holds $got messages, want $4"
+	[ "$left" = 0 ] || die "$1: $left messages left on the server for $2 (delete mode)"
+}
+
+# ========================================================== 1. small messages
+
+w1() {
+	local r side n cmd
+	local conf=$B/w1/sendmail.conf rc=$B/w1/msmtprc msg=$B/small.eml
+	mkdir -p "$B/w1"
+	sendmail_conf "$conf" "$SMTP_PORT" "$B/w1/queue"
+	msmtp_conf "$rc" "$SMTP_PORT"
+	for r in $(seq "$ROUNDS"); do
+		for side in postie peer; do
+			say "1. sendmail: $N1 small messages, one process each, round $r/$ROUNDS: $side"
+			smtp_clear
+			if [ $side = postie ]; then
+				cmd=("$SENDMAIL" -C "$conf" "$RCPT")
+			else
+				cmd=(msmtp -C "$rc" "$RCPT")
+			fi
+			measure "$B/log/w1.$side" "$msg" "$N1" "${cmd[@]}"
+			n=$(smtp_n)
+			[ "$n" = "$N1" ] || die "1: $side: the server received $n messages of $N1"
+			record 1a $side "$r" "$(calc "$M_WALL / $N1 * 1000")"
+			record 1b $side "$r" "$(calc "($M_USER + $M_SYS) / $N1 * 1000")"
+		done
+		n=$(find "$B/w1/queue" -maxdepth 1 -type f 2>/dev/null | wc -l)
+		[ "$n" = 0 ] || die "1: $n files left in Postie's queue"
+	done
+	smtp_clear
+	local c1 c2
+	c1="for i in \$(seq $N1); do $SENDMAIL -C $conf $RCPT <$msg; done"
+	c2="for i in \$(seq $N1); do msmtp -C $rc $RCPT <$msg; done"
+	row 1a 1a "sendmail: $N1 small messages, 1 process each, STARTTLS+AUTH: wall per message" ms ratio_le 0.25 msmtp \
+		"time sh -c '$c1'" "time sh -c '$c2'"
+	row 1b 1b "same: CPU (user+sys) per message" ms ratio_le 1 msmtp \
+		"/usr/bin/time -f '%U %S' sh -c '$c1'" "/usr/bin/time -f '%U %S' sh -c '$c2'"
+}
+
+# ========================================================= 2. one big message
+
+w2() {
+	local r side n sz want cmd
+	local conf=$B/w1/sendmail.conf rc=$B/w1/msmtprc msg=$B/big.eml
+	mkdir -p "$B/w1"
+	sendmail_conf "$conf" "$SMTP_PORT" "$B/w1/queue"
+	msmtp_conf "$rc" "$SMTP_PORT"
+	"${BPY[@]}" msg "$msg" "$SIZE2" || die "cannot write $msg"
+	want=$(stat -c %s "$msg")
+	for r in $(seq "$ROUNDS"); do
+		for side in postie peer; do
+			say "2. sendmail: one $((SIZE2 >> 20)) MB message, round $r/$ROUNDS: $side"
+			smtp_clear
+			if [ $side = postie ]; then
+				cmd=("$SENDMAIL" -C "$conf" "$RCPT")
+			else
+				cmd=(msmtp -C "$rc" "$RCPT")
+			fi
+			measure "$B/log/w2.$side" "$msg" 1 "${cmd[@]}"
+			n=$(smtp_n)
+			[ "$n" = 1 ] || die "2: $side: the server received $n messages, want 1"
+			sz=$(stat -c %s "$SMTP_SPOOL"/*.msg)
+			[ "$sz" -ge "$want" ] || die "2: $side: the server received $sz bytes of $want"
+			record 2a $side "$r" "$M_WALL"
+			record 2b $side "$r" "$(calc "$M_RSS / 1024")"
+		done
+	done
+	smtp_clear
+	row 2a 2a "sendmail: one $((SIZE2 >> 20)) MB message: wall" s ratio_le 1 msmtp \
+		"/usr/bin/time -f '%e %M' $SENDMAIL -C $conf $RCPT <$msg" \
+		"/usr/bin/time -f '%e %M' msmtp -C $rc $RCPT <$msg"
+	row 2b 2b "same: peak RSS" MB abs_le 8 msmtp \
+		"/usr/bin/time -f '%e %M' $SENDMAIL -C $conf $RCPT <$msg" \
+		"/usr/bin/time -f '%e %M' msmtp -C $rc $RCPT <$msg"
+}
+
+# ====================================================== 3. sendmail -q, queue
+
+w3() {
+	local r n c0 a0 down
+	local live=$B/w3/live.conf dead=$B/w3/down.conf rc=$B/w1/msmtprc msg=$B/small.eml q=$B/w3/queue
+	mkdir -p "$B/w3" "$B/w1"
+	down=$(free_port)		# nothing listens there: connection refused
+	sendmail_conf "$dead" "$down" "$q"
+	sendmail_conf "$live" "$SMTP_PORT" "$q"
+	msmtp_conf "$rc" "$SMTP_PORT"
+	for r in $(seq "$ROUNDS3"); do
+		say "3. sendmail -q: queueing $N3 messages with the smarthost down, round $r/$ROUNDS3"
+		smtp_clear
+		rm -rf "$q"
+		measure "$B/log/w3.fill" "$msg" "$N3" "$SENDMAIL" -C "$dead" "$RCPT"
+		n=$("$SENDMAIL" -C "$dead" -bp | grep -c "$RCPT")
+		[ "$n" = "$N3" ] || die "3: $n messages queued, want $N3"
+		[ "$(smtp_n)" = 0 ] || die "3: messages reached the server while it was 'down'"
+
+		say "3. sendmail -q: $N3 queued messages, round $r/$ROUNDS3: postie"
+		c0=$(lines "$SMTP_SPOOL/connections") a0=$(lines "$SMTP_SPOOL/auths")
+		measure "$B/log/w3.postie" /dev/null 1 "$SENDMAIL" -C "$live" -q
+		n=$(smtp_n)
+		[ "$n" = "$N3" ] || die "3: postie: the server received $n messages of $N3"
+		"$SENDMAIL" -C "$live" -bp | grep -q '^Mail queue is empty' || die "3: the queue is not empty after -q"
+		record 3a postie "$r" "$(calc "$N3 / $M_WALL")"
+		record 3b postie "$r" $(($(lines "$SMTP_SPOOL/connections") - c0))
+		record 3c postie "$r" $(($(lines "$SMTP_SPOOL/auths") - a0))
+
+		say "3. $N3 separate msmtp runs, round $r/$ROUNDS3: peer"
+		smtp_clear
+		c0=$(lines "$SMTP_SPOOL/connections") a0=$(lines "$SMTP_SPOOL/auths")
+		measure "$B/log/w3.peer" "$msg" "$N3" msmtp -C "$rc" "$RCPT"
+		n=$(smtp_n)
+		[ "$n" = "$N3" ] || die "3: msmtp: the server received $n messages of $N3"
+		record 3a peer "$r" "$(calc "$N3 / $M_WALL")"
+		record 3b peer "$r" $(($(lines "$SMTP_SPOOL/connections") - c0))
+		record 3c peer "$r" $(($(lines "$SMTP_SPOOL/auths") - a0))
+	done
+	smtp_clear
+	local fill="for i in \$(seq $N3); do $SENDMAIL -C $dead $RCPT <$msg; done"
+	local c2="time sh -c 'for i in \$(seq $N3); do msmtp -C $rc $RCPT <$msg; done'"
+	row 3a 3a "sendmail -q: $N3 queued messages, one account: throughput" msg/s ratio_ge 5 "msmtp x$N3" \
+		"$fill; time $SENDMAIL -C $live -q" "$c2"
+	row 3b 3b "same: SMTP connections" conn abs_eq 1 "msmtp x$N3" \
+		"wc -l <\$B/smtp/connections (before and after)"
+	row 3c 3c "same: logins (AUTH)" auth abs_eq 1 "msmtp x$N3" \
+		"wc -l <\$B/smtp/auths (before and after)"
+}
+
+# ===================================================== 4. 2,000 small messages
+
+w4() {
+	local r side l0 out n
+	local conf=$B/w4/popfetch.conf rc=$B/w4/mpoprc mbox=$B/w4/inbox.mbox curlcfg=$B/w4/curl.cfg
+	mkdir -p "$B/w4"
+	popfetch_conf "$conf" 0 "alice:$mbox"
+	mpop_conf "$rc" "alice:$mbox"
+	local i
+	for i in $(seq "$N4"); do
+		printf 'url = "pop3://localhost:%s/%s"\noutput = "/dev/null"\n' "$POP3_PORT" "$i"
+	done >"$curlcfg"
+	local curlcmd=(curl -sS --ssl-reqd --cacert "$T/certs/ca.pem" -u alice:secret -w '%{exitcode}\n' -K "$curlcfg")
+	for r in $(seq "$ROUNDS"); do
+		for side in postie peer floor; do
+			say "4. popfetch: $N4 messages of 4 KB, delete mode, round $r/$ROUNDS: $side"
+			rm -rf "$mbox" "$XDG_STATE_HOME" "$B"/mpop-uidls.*
+			mkdir -p "$XDG_STATE_HOME"
+			refill "$N4" 4096 alice
+			case $side in
+			postie)
+				measure "$B/log/w4.postie" /dev/null 1 "$POPFETCH" -C "$conf" -q
+				fetched popfetch alice "$mbox" "$N4"
+				;;
+			peer)
+				measure "$B/log/w4.peer" /dev/null 1 mpop -C "$rc" -q -a
+				fetched mpop alice "$mbox" "$N4"
+				;;
+			floor)
+				l0=$(pop3_logins)
+				: >"$B/log/w4.floor"
+				measure "$B/log/w4.floor" /dev/null 1 "${curlcmd[@]}"
+				n=$(grep -c '^0$' "$B/log/w4.floor")
+				[ "$n" = "$N4" ] || die "4: curl: $n of $N4 RETR succeeded (log $B/log/w4.floor)"
+				# Dovecot writes its log asynchronously
+				wait_for "[ \$(pop3_logins) -gt $l0 ]" 5
+				sleep 0.2
+				n=$(($(pop3_logins) - l0))
+				[ "$n" = 1 ] || die "4: curl logged in $n times, want one connection"
+				;;
+			esac
+			case $side in
+			postie) record 4a postie "$r" "$M_WALL"; record 4b postie "$r" "$M_WALL" ;;
+			peer) record 4a peer "$r" "$M_WALL" ;;
+			floor) record 4b peer "$r" "$M_WALL" ;;
+			esac
+		done
+	done
+	row 4a 4a "popfetch: $N4 messages of 4 KB into an mbox, delete mode: wall" s ratio_le 0.5 mpop \
+		"XDG_STATE_HOME=\$B/state /usr/bin/time -f '%e %M' $POPFETCH -C $conf -q" \
+		"/usr/bin/time -f '%e %M' mpop -C $rc -q -a"
+	row 4b 4b "same, against the floor: curl RETR 1..$N4 over one connection to /dev/null" s ratio_le 2 curl \
+		"/usr/bin/time -f '%e %M' ${curlcmd[*]}"
+}
+
+# ===================================================== 5. one 100 MB message
+
+w5() {
+	local r side sz want
+	local conf=$B/w5/popfetch.conf rc=$B/w5/mpoprc mbox=$B/w5/inbox.mbox
+	mkdir -p "$B/w5"
+	popfetch_conf "$conf" 0 "alice:$mbox"
+	mpop_conf "$rc" "alice:$mbox"
+	for r in $(seq "$ROUNDS"); do
+		for side in postie peer; do
+			say "5. popfetch: one $((SIZE5 >> 20)) MB message, round $r/$ROUNDS: $side"
+			rm -rf "$mbox" "$XDG_STATE_HOME" "$B"/mpop-uidls.*
+			mkdir -p "$XDG_STATE_HOME"
+			refill 1 "$SIZE5" alice
+			want=$(stat -c %s "$T"/mail/alice/cur/* "$T"/mail/alice/new/* 2>/dev/null | head -n 1)
+			if [ $side = postie ]; then
+				measure "$B/log/w5.postie" /dev/null 1 "$POPFETCH" -C "$conf" -q
+			else
+				measure "$B/log/w5.peer" /dev/null 1 mpop -C "$rc" -q -a
+			fi
+			fetched "$side" alice "$mbox" 1
+			sz=$(stat -c %s "$mbox")
+			[ "$sz" -ge "$want" ] || die "5: $side: the mbox holds $sz bytes, the message has $want"
+			record 5a $side "$r" "$(calc "$M_RSS / 1024")"
+			record 5b $side "$r" "$M_WALL"
+		done
+	done
+	rm -f "$mbox"
+	row 5a 5a "popfetch: one $((SIZE5 >> 20)) MB message: peak RSS" MB abs_le 8 mpop \
+		"XDG_STATE_HOME=\$B/state /usr/bin/time -f '%e %M' $POPFETCH -C $conf -q" \
+		"/usr/bin/time -f '%e %M' mpop -C $rc -q -a"
+	row 5b 5b "same: wall" s ratio_le 1 mpop \
+		"XDG_STATE_HOME=\$B/state /usr/bin/time -f '%e %M' $POPFETCH -C $conf -q" \
+		"/usr/bin/time -f '%e %M' mpop -C $rc -q -a"
+}
+
+# ================================================ 6. 20 accounts x 200 messages
+
+w6() {
+	local r side u i accts=() users=()
+	local par=$B/w6/popfetch.conf seq=$B/w6/popfetch-seq.conf rc=$B/w6/mpoprc
+	mkdir -p "$B/w6"
+	for i in $(seq "$A6"); do
+		u=$(printf 'u%02d' "$i")
+		users+=("$u")
+		accts+=("$u:$B/w6/$u.mbox")
+	done
+	popfetch_conf "$par" 0 "${accts[@]}"
+	popfetch_conf "$seq" 1 "${accts[@]}"
+	mpop_conf "$rc" "${accts[@]}"
+	for r in $(seq "$ROUNDS"); do
+		for side in postie seq peer; do
+			say "6. popfetch: $A6 accounts x $N6 messages, round $r/$ROUNDS: $side"
+			rm -rf "$B"/w6/*.mbox "$XDG_STATE_HOME" "$B"/mpop-uidls.*
+			mkdir -p "$XDG_STATE_HOME"
+			refill "$N6" 4096 "${users[@]}"
+			case $side in
+			postie) measure "$B/log/w6.postie" /dev/null 1 "$POPFETCH" -C "$par" -q ;;
+			seq) measure "$B/log/w6.seq" /dev/null 1 "$POPFETCH" -C "$seq" -q ;;
+			peer) measure "$B/log/w6.peer" /dev/null 1 mpop -C "$rc" -q -a ;;
+			esac
+			for u in "${users[@]}"; do fetched "6: $side" "$u" "$B/w6/$u.mbox" "$N6"; done
+			case $side in
+			postie) record 6a postie "$r" "$M_WALL"; record 6b postie "$r" "$M_WALL" ;;
+			seq) record 6a peer "$r" "$M_WALL" ;;
+			peer) record 6b peer "$r" "$M_WALL" ;;
+			esac
+		done
+	done
+	rm -f "$B"/w6/*.mbox
+	row 6a 6a "popfetch: $A6 accounts x $N6 messages, one run (max_parallel default 4): wall" s ratio_le 0.4 \
+		"popfetch max_parallel=1" \
+		"XDG_STATE_HOME=\$B/state /usr/bin/time -f '%e %M' $POPFETCH -C $par -q" \
+		"XDG_STATE_HOME=\$B/state /usr/bin/time -f '%e %M' $POPFETCH -C $seq -q"
+	row 6b 6b "same, against mpop -a" s ratio_le 0.4 "mpop -a" \
+		"/usr/bin/time -f '%e %M' mpop -C $rc -q -a"
+}
+
+# ============================================================== 7. startup
+
+w7() {
+	local r conf=$B/w7/sendmail.conf j
+	mkdir -p "$B/w7/queue"
+	sendmail_conf "$conf" "$SMTP_PORT" "$B/w7/queue"
+	"$SENDMAIL" -C "$conf" -bp | grep -q '^Mail queue is empty' || die "7: sendmail -bp does not say the queue is empty"
+	"$POPFETCH" --help >/dev/null || die "7: popfetch --help fails"
+	local c1="$SENDMAIL -C $conf -bp" c2="$POPFETCH --help"
+	for r in $(seq "$ROUNDS"); do
+		say "7. startup: /bin/true, sendmail -bp, popfetch --help, round $r/$ROUNDS"
+		j=$B/log/w7.$r.json
+		if command -v hyperfine >/dev/null; then
+			hyperfine -N --warmup 10 --runs "$N7" --export-json "$j" --style none \
+				/bin/true "$c1" "$c2" >"$B/log/w7.$r.out" 2>&1 ||
+				die "7: hyperfine failed: $(tail -n 5 "$B/log/w7.$r.out")"
+			"$PY" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+print(" ".join("%.6f" % (x["median"] * 1000) for x in r))' "$j" >"$j.med"
+		else
+			"${BPY[@]}" interleave --n "$N7" --out "$j.raw" -- /bin/true ::: $c1 ::: $c2 ||
+				die "7: a startup command failed"
+			"$PY" -c '
+import statistics, sys
+v = {}
+for l in open(sys.argv[1]):
+    k, ms = l.split()
+    v.setdefault(int(k), []).append(float(ms))
+print(" ".join("%.6f" % statistics.median(v[k]) for k in sorted(v)))' "$j.raw" >"$j.med"
+		fi
+		read -r t0 t1 t2 <"$j.med"
+		record 7a postie "$r" "$t1"
+		record 7a peer "$r" "$t0"
+		record 7b postie "$r" "$t2"
+		record 7b peer "$r" "$t0"
+	done
+	local how="hyperfine -N --warmup 10 --runs $N7 /bin/true '$c1' '$c2'"
+	command -v hyperfine >/dev/null || how="bench.py interleave --n $N7 -- /bin/true ::: $c1 ::: $c2 (median)"
+	row 7a 7a "startup: sendmail -bp, empty queue" ms ratio_le 2 /bin/true "$how"
+	row 7b 7b "startup: popfetch --help" ms ratio_le 2 /bin/true "$how"
+}
+
+# ================================================================== main
+
+[ -x "$SENDMAIL" ] || die "$SENDMAIL is not built (make)"
+for p in msmtp mpop curl /usr/bin/time; do
+	command -v "$p" >/dev/null || die "$p is missing (make deps-bench installs msmtp mpop fetchmail hyperfine)"
+done
+
+START=$(date +%s)
+say "work directory $B; $ROUNDS rounds (workload 3: $ROUNDS3)$([ "$QUICK" = 1 ] && echo ', quick')"
+make_certs "$T/certs" || die "make_certs failed"
+"${BPY[@]}" msg "$B/small.eml" 300 || die "cannot write the small message"
+
+if want 1 || want 2 || want 3 || want 7; then
+	start_smtpd "$B/smtp" --starttls --auth alice:secret --require-auth || die "cannot start smtpd.py"
+fi
+want 1 && w1
+want 2 && w2
+want 3 && w3
+
+if want 4 || want 5 || want 6; then
+	[ -x "$POPFETCH" ] || die "$POPFETCH is not built (make)"
+	users=(alice:secret)
+	for i in $(seq "$A6"); do users+=("$(printf 'u%02d' "$i"):secret"); done
+	start_dovecot "${users[@]}" || die "cannot start dovecot"
+fi
+want 4 && w4
+want 5 && w5
+want 6 && w6
+want 7 && w7
+
+# ------------------------------------------------------------------ report
+
+notes=()
+notes+=("Each round runs Postie, then the peer(s), on the same servers; the table shows the median over the rounds.")
+notes+=("Workload 3 ran $ROUNDS3 round(s) (BENCH_QUEUE_ROUNDS); 1,000 msmtp processes take about two minutes.")
+notes+=("POP3: before every timed run the mailbox is refilled and listed once (untimed), so every client finds the same, indexed mailbox.")
+versions >"$B/versions.txt"
+"$PY" - "$B/meta.json" "$(machine)" "$ROUNDS" "$(df -T "$B" | awk 'NR == 2 { print $2 }')" "$B" "${notes[@]}" <<EOF || die "meta"
+import json, sys, datetime
+a = sys.argv[1:]
+versions = open("$B/versions.txt").read().splitlines()
+json.dump({"machine": a[1], "rounds_text": a[2], "fs": "Work directory on %s." % a[3], "B": a[4],
+           "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "versions": versions,
+           "notes": a[5:]}, open(a[0], "w"))
+EOF
+echo
+echo "Postie benchmark ($([ "$QUICK" = 1 ] && echo 'BENCH_QUICK=1, ')$ROUNDS rounds, $(($(date +%s) - START)) s)"
+echo
+"${BPY[@]}" report "$RESULTS" "$ROWS" "$B/meta.json" "$MD" || die "report"
+echo
+echo "Markdown table: ${MD#$TOP/}"
+exit 0
