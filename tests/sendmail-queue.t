@@ -342,6 +342,45 @@ is "$(smtp_count "$T/ss")" 3 "-qI ID: the last one sent"
 env_is "-qI ID: the one with that id" "$T/ss/0003.env" me@example.org r3@z.org
 is "$(qfiles "$T/qs")" 0 "selectors: queue empty"
 
+# ------------------------------------------- what a queue run does with refusals
+P5=$(free_port)
+QDIR=$T/qp write_conf "$T/perm.conf" "$P5" "${ACCT[@]}"
+msg 100 | "$SENDMAIL" -C "$T/perm.conf" -i refused@x.org
+msg 101 | "$SENDMAIL" -C "$T/perm.conf" -i fine@x.org
+is "$(qfiles "$T/qp")" 2 "queue-run refusals: two messages queued"
+perms=$(stat -c '%a' "$T/qp" $(find "$T/qp" -maxdepth 1 -type f) | sort -u | tr '\n' ' ')
+like "$perms" '^([0-7][0-7]0 )+$' "the queue directory and its files are closed to others ($perms)"
+start_smtpd "$T/sp" --plain --auth alice:secret --require-auth --reject-rcpt refused@x.org \
+	--port "$P5" || bail_out "smtpd did not start on port $P5"
+# a refused login during a queue run: kept for later (the password may be mended)
+QDIR=$T/qp write_conf "$T/perm-badpw.conf" "$P5" 'tls = "none"' 'user = "alice"' 'password = "wrong"' \
+	'from = "me@example.org"'
+sm "$T/perm-badpw.conf" -q
+is "$LAST_STATUS" 0 "-q with a refused login: exit 0"
+is "$(qfiles "$T/qp")" 2 "-q with a refused login: both kept in the queue"
+like "$("$SENDMAIL" -C "$T/perm.conf" -bp)" "535|[Aa]uthentication" "-q with a refused login: -bp shows the error"
+# a permanent refusal during a queue run: moved to failed/, the other one sent
+sm "$T/perm.conf" -q
+is "$LAST_STATUS" 0 "-q with a refused recipient: exit 0"
+smtp_wait "$T/sp" 1
+is "$(smtp_count "$T/sp")" 1 "-q with a refused recipient: the other message is sent"
+env_is "-q with a refused recipient: the other message" "$T/sp/0001.env" me@example.org fine@x.org
+is "$(qfiles "$T/qp") $(qfiles "$T/qp/failed")" "0 1" "-q with a refused recipient: moved to failed/"
+q=$("$SENDMAIL" -C "$T/perm.conf" -bp)
+like "$q" "refused@x\.org" "-bp lists the failed message"
+like "$q" "550|[Rr]ejected" "-bp shows why it failed"
+
+# an entry whose account has left the configuration: kept, with a reason
+P6=$(free_port)
+QDIR=$T/qa write_conf "$T/acct.conf" "$P6" "${ACCT[@]}"
+msg 110 | "$SENDMAIL" -C "$T/acct.conf" -i bob@x.org
+sed 's/^smtp "default"/smtp "renamed"/' "$T/acct.conf" >"$T/acct2.conf"
+chmod 600 "$T/acct2.conf"
+sm "$T/acct2.conf" -q
+is "$LAST_STATUS" 0 "-q, account gone from the configuration: exit 0"
+is "$(qfiles "$T/qa")" 1 "-q, account gone from the configuration: the message is kept"
+like "$("$SENDMAIL" -C "$T/acct2.conf" -bp)" "default" "-q, account gone: -bp names the missing account"
+
 # ---------------------------------------------------------------- -qTIME
 P4=$(free_port)
 QDIR=$T/qt write_conf "$T/qt.conf" "$P4" 'tls = "none"' 'from = "me@example.org"'

@@ -304,6 +304,67 @@ is "$LAST_STATUS" 0 "refused connection with -v: exit 0"
 like "$(cat "$T/last.err")" "queued" "refused connection with -v: says it was queued"
 like "$(cat "$T/last.err")" "[Cc]onnect|refused" "refused connection with -v: says why"
 
+# ------------------------------------------------------ more TLS and AUTH
+# AUTH CRAM-MD5 on request
+write_conf "$T/cram.conf" "$ST_PORT" 'tls = "starttls"' 'auth = "cram-md5"' 'user = "alice"' \
+	"password = \"$PW\"" 'from = "alice@example.org"'
+n_before=$(smtp_count "$T/st")
+sm "$T/cram.conf" -i bob@example.net <"$T/in.txt"
+is "$LAST_STATUS" 0 "AUTH CRAM-MD5: exit 0" || diag "$(cat "$T/last.err")"
+smtp_wait "$T/st" $((n_before + 1))
+is "$(tail -n 1 "$T/st/auths" 2>/dev/null)" "CRAM-MD5 alice" "AUTH CRAM-MD5: mechanism CRAM-MD5 used"
+check_gen "AUTH CRAM-MD5" "$T/st/$(printf %04d $((n_before + 1))).msg" "$T/expected"
+
+# tls = "starttls" and a server that does not offer STARTTLS: the password
+# must not go out in clear text, and the message waits in the queue
+start_smtpd "$T/nostarttls" --plain --auth "alice:$PW" || bail_out "smtpd --plain did not start"
+QDIR=$T/q-nostls write_conf "$T/nostls.conf" "$SMTP_PORT" 'tls = "starttls"' 'user = "alice"' \
+	"password = \"$PW\"" 'from = "alice@example.org"'
+sm "$T/nostls.conf" -v -i bob@example.net <"$T/in.txt"
+is "$LAST_STATUS" 0 "STARTTLS required but not offered: exit 0 (queued)"
+is "$(smtp_count "$T/nostarttls")" 0 "STARTTLS required but not offered: nothing delivered"
+is "$(cat "$T/nostarttls/auths" "$T/nostarttls/auth-failures" 2>/dev/null)" "" \
+	"STARTTLS required but not offered: no AUTH in clear text"
+unlike "$(cat "$T/last.err")" "> AUTH|MAIL FROM" "STARTTLS required but not offered: -v shows no AUTH or MAIL"
+like "$(mailq_of "$T/nostls.conf")" "bob@example\.net" "STARTTLS required but not offered: queued"
+stop_server "$SMTP_PID"
+
+# STARTTLS offered but optional: used all the same
+start_smtpd "$T/opt" --starttls-optional --auth "alice:$PW" || bail_out "smtpd --starttls-optional did not start"
+write_conf "$T/opt.conf" "$SMTP_PORT" 'tls = "starttls"' 'user = "alice"' "password = \"$PW\"" 'from = "alice@example.org"'
+sm "$T/opt.conf" -i bob@example.net <"$T/in.txt"
+is "$LAST_STATUS" 0 "optional STARTTLS: exit 0"
+smtp_wait "$T/opt" 1
+like "$(cat "$T/opt/0001.info" 2>/dev/null)" $'tls: yes\nauth: alice' "optional STARTTLS: TLS used before the login"
+stop_server "$SMTP_PID"
+
+# a certificate for another host name, a self-signed one: refused;
+# tls_verify = false accepts the self-signed one
+for c in wronghost selfsigned; do
+	if [ "$c" = wronghost ]; then
+		start_smtpd "$T/$c" --starttls --auth "alice:$PW" --cert "$T/certs/wronghost-chain.pem" \
+			--key "$T/certs/wronghost.key" || bail_out "smtpd ($c) did not start"
+	else
+		start_smtpd "$T/$c" --starttls --auth "alice:$PW" --cert "$T/certs/selfsigned.pem" \
+			--key "$T/certs/selfsigned.key" || bail_out "smtpd ($c) did not start"
+	fi
+	QDIR=$T/q-$c write_conf "$T/$c.conf" "$SMTP_PORT" 'tls = "starttls"' 'user = "alice"' \
+		"password = \"$PW\"" 'from = "alice@example.org"'
+	sm "$T/$c.conf" -i bob@example.net <"$T/in.txt"
+	is "$LAST_STATUS" 0 "$c certificate: exit 0 (queued)"
+	is "$(smtp_count "$T/$c") $(cat "$T/$c/auths" 2>/dev/null | wc -l)" "0 0" "$c certificate: no login, nothing delivered"
+	like "$(mailq_of "$T/$c.conf")" "bob@example\.net" "$c certificate: queued"
+	if [ "$c" = selfsigned ]; then
+		QDIR=$T/q-noverify write_conf "$T/noverify.conf" "$SMTP_PORT" 'tls = "starttls"' 'user = "alice"' \
+			"password = \"$PW\"" 'from = "alice@example.org"' 'tls_verify = false'
+		sm "$T/noverify.conf" -i bob@example.net <"$T/in.txt"
+		is "$LAST_STATUS" 0 "tls_verify = false: exit 0"
+		smtp_wait "$T/$c" 1
+		check_gen "tls_verify = false: the self-signed server gets the message" "$T/$c/0001.msg" "$T/expected"
+	fi
+	stop_server "$SMTP_PID"
+done
+
 # ------------------------------------------------------------ server faults
 # tests/lib/faultsmtp.py: each fault, and what sendmail must make of it:
 # temporary (queued, exit 0), login refused (77), every recipient refused
