@@ -17,7 +17,9 @@ PY=/usr/bin/python3			# Debian's python, the one with aiosmtpd
 POSTIE_CMD_TIMEOUT=${POSTIE_CMD_TIMEOUT:-60}
 export TOP SENDMAIL POPFETCH
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/postie-test.XXXXXX") || { echo "Bail out! mktemp -d failed"; exit 255; }
+# In /tmp rather than $TMPDIR: Dovecot's unprivileged processes must be able
+# to reach it, and its socket paths must stay short.
+T=$(mktemp -d "${POSTIE_TMPDIR:-/tmp}/postie-test.XXXXXX") || { echo "Bail out! mktemp -d failed"; exit 255; }
 export T
 export LC_ALL=C
 
