@@ -201,6 +201,16 @@ sleep 0.3
 is "$(smtp_count "$T/s")" 4 "input ends inside DATA after a complete line: nothing delivered"
 is "$(mailq_of "$T/conf")" "Mail queue is empty" "input ends inside DATA after a complete line: nothing queued"
 
+# --------------------------------------------- Laravel/Nextcloud: -bs -i
+crlf "EHLO app" "MAIL FROM:<app@x.org>" "RCPT TO:<bob@x.org>" "DATA" "From: app@x.org" "To: bob@x.org" \
+	"Subject: laravel" "$DATE" "Message-ID: <laravel@x.org>" "" "hello" "." "QUIT" >"$T/laravel.in"
+crlf "From: app@x.org" "To: bob@x.org" "Subject: laravel" "$DATE" "Message-ID: <laravel@x.org>" "" "hello" >"$T/laravel.exp"
+_run "$SENDMAIL" -C "$T/conf" -bs -i <"$T/laravel.in"
+is "$(codes)" "220 250 250 250 354 250 221 " "-bs -i: the final dot still ends DATA"
+smtp_wait "$T/s" 5
+env_is "-bs -i" "$T/s/0005.env" app@x.org bob@x.org
+cmp_file "$T/s/0005.msg" "$T/laravel.exp" "-bs -i: bytes received"
+
 # --------------------------------------- the smarthost's answer is relayed
 start_smtpd "$T/r" --plain --reject-rcpt bad@x.org || bail_out "smtpd did not start"
 QDIR=$T/qr write_conf "$T/rej.conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'

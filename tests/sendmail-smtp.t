@@ -365,6 +365,26 @@ for c in wronghost selfsigned; do
 	stop_server "$SMTP_PID"
 done
 
+# ---------------------------------------------------------------- the log
+# one line per message (queue id, account, host, sender, recipients,
+# outcome), never a password
+start_smtpd "$T/logsrv" --starttls --auth "alice:$PW" --require-auth || bail_out "smtpd did not start"
+write_conf "$T/log.conf" "$SMTP_PORT" 'tls = "starttls"' 'auth = "plain"' 'user = "alice"' \
+	"password = \"$PW\"" 'from = "alice@example.org"'
+sed -i "s|^log = \"none\"|log = \"$T/postie.log\"|" "$T/log.conf"
+sm "$T/log.conf" -v -i bob@example.net <"$T/in.txt"
+is "$LAST_STATUS" 0 "log file: message sent"
+sed -i "s|^  password = .*|  password = \"not-$PW\"|" "$T/log.conf"
+sm "$T/log.conf" -i bob@example.net <"$T/in.txt"
+is "$LAST_STATUS" 77 "log file: refused login"
+log=$(cat "$T/postie.log" 2>/dev/null)
+like "$log" "default[^"$'\n'"]*localhost[^"$'\n'"]*alice@example\.org[^"$'\n'"]*bob@example\.net[^"$'\n'"]*sent" \
+	"log file: a line for the sent message (account, host, sender, recipient, outcome)"
+like "$log" "535" "log file: the refused login is logged with the server's reply"
+no_password "log file: the password in none of its forms" "$T/postie.log"
+no_password "log file: the wrong password in none of its forms" "$T/postie.log" "not-$PW"
+stop_server "$SMTP_PID"
+
 # ------------------------------------------------------------ server faults
 # tests/lib/faultsmtp.py: each fault, and what sendmail must make of it:
 # temporary (queued, exit 0), login refused (77), every recipient refused
