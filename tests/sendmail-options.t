@@ -439,5 +439,39 @@ HOME=/nonexistent/home POSTIE_CONF=$T/conf _run "$SENDMAIL" -i bob@x.org <"$T/pl
 is "$LAST_STATUS" 0 "POSTIE_CONF (HOME wrong): exit 0"
 got_one "POSTIE_CONF" && check_gen "POSTIE_CONF: message" "$M.msg" "$T/plain.exp"
 
+# an unprivileged user (cron runs jobs as their owner) with HOME=/root
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && getent passwd nobody >/dev/null; then
+	chmod 755 "$T"
+	mkdir -p "$T/nobody"
+	QDIR=$T/nobody/queue write_conf "$T/nobody/conf" "$S1_PORT" 'tls = "none"' 'from = "me@example.org"'
+	chown -R nobody "$T/nobody"
+	cp "$T/plain.in" "$T/nobody/in"
+	( cd / && HOME=/root timeout 30 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+		"$SENDMAIL" -C "$T/nobody/conf" -i bob@x.org <"$T/nobody/in" >"$T/nobody.out" 2>"$T/nobody.err" )
+	is "$?" 0 "as user nobody with HOME=/root: exit 0" || diag "$(cat "$T/nobody.err")"
+	got_one "as nobody"
+	gecos=$(getent passwd nobody | cut -d: -f5 | cut -d, -f1)
+	crlf "Subject: options" "From: ${gecos:+$gecos }<me@example.org>" "To: undisclosed-recipients:;" "" "body" |
+		sed 's/^From: <\(.*\)>\r$/From: \1\r/' >"$T/nobody.exp"
+	check_gen "as user nobody: From from nobody's GECOS" "$M.msg" "$T/nobody.exp"
+	is "$(find "$T/nobody/queue" -type f | wc -l)" 0 "as user nobody: the queue is left empty"
+else
+	skip "as user nobody with HOME=/root" "needs root, setpriv and a user nobody"
+fi
+
+# ~ is the passwd entry's home, not $HOME: a configuration under a wrong
+# $HOME is not read (only when this machine has no configuration of its own)
+if [ ! -e /etc/postie.conf ] && [ ! -e "$(getent passwd "$(id -un)" | cut -d: -f6)/.config/postie/postie.conf" ]; then
+	mkdir -p "$T/fakehome/.config/postie"
+	cp "$T/conf" "$T/fakehome/.config/postie/postie.conf"
+	n_before=$(smtp_count "$T/s")
+	( unset POSTIE_CONF XDG_CONFIG_HOME; HOME=$T/fakehome _run "$SENDMAIL" -i bob@x.org <"$T/plain.in" )
+	sleep 0.2
+	is "$(smtp_count "$T/s")" "$n_before" "a configuration under a wrong \$HOME is not used"
+	is "$(find "$T/queue" -type f | wc -l)" 0 "a configuration under a wrong \$HOME: its queue is not used"
+else
+	skip "a configuration under a wrong \$HOME is not used" "this machine has a postie.conf"
+fi
+
 is "$(mailq_of "$T/conf")" "Mail queue is empty" "nothing left in the queue"
 done_testing
