@@ -237,3 +237,75 @@ hdr_write(const struct hdr_block *h, FILE *fp)
 			return -1;
 	return 0;
 }
+
+/* Refolds one raw field; NULL on memory, or a new string. */
+static char *
+fold_raw(const char *raw, size_t namelen, size_t max)
+{
+	struct sbuf b;
+	const char *line = raw, *eol, *cut, *p;
+	size_t len, min;
+	int first = 1;
+
+	sb_init(&b);
+	for (;;) {
+		eol = strstr(line, "\r\n");
+		len = eol ? (size_t)(eol - line) : strlen(line);
+		/* Break this physical line until what is left fits. */
+		while (len > max) {
+			min = first ? namelen + 2 : 1;
+			cut = NULL;
+			for (p = line + max; p > line + min; p--)
+				if (*p == ' ' || *p == '\t') {
+					cut = p;
+					break;
+				}
+			if (cut) {
+				sb_addn(&b, line, (size_t)(cut - line));
+				sb_adds(&b, "\r\n");
+				len -= (size_t)(cut - line);
+				line = cut;
+			} else {
+				sb_addn(&b, line, max);
+				sb_adds(&b, "\r\n ");
+				line += max;
+				len -= max;
+			}
+			first = 0;
+		}
+		sb_addn(&b, line, len);
+		if (eol == NULL)
+			break;
+		sb_adds(&b, "\r\n");
+		line = eol + 2;
+		first = 0;
+	}
+	return b.s ? sb_steal(&b) : NULL;
+}
+
+int
+hdr_fold_long(struct hdr_block *h, size_t max)
+{
+	size_t i, run;
+	const char *p;
+	char *nraw;
+	int changed = 0;
+
+	for (i = 0; i < h->n; i++) {
+		for (run = 0, p = h->f[i].raw; *p; p++) {
+			run = (p[0] == '\r' && p[1] == '\n') ? 0 : run + 1;
+			if (run > max)
+				break;
+		}
+		if (*p == '\0')
+			continue;
+		if ((nraw = fold_raw(h->f[i].raw, strlen(h->f[i].name), max)) == NULL)
+			return -1;
+		h->bytes += strlen(nraw);
+		h->bytes -= strlen(h->f[i].raw);
+		free(h->f[i].raw);
+		h->f[i].raw = nraw;
+		changed++;
+	}
+	return changed;
+}

@@ -61,6 +61,13 @@ int	 hdr_prepend(struct hdr_block *h, const char *name, const char *value);
 /* Replaces the value of the first field called name, or appends one. */
 int	 hdr_set(struct hdr_block *h, const char *name, const char *value);
 
+/*
+ * Folds every physical line longer than max octets: before the last space
+ * or tab that fits, or, in a line without one, by inserting CRLF and a
+ * space.  Returns the number of fields changed, or -1 on memory.
+ */
+int	 hdr_fold_long(struct hdr_block *h, size_t max);
+
 /* Writes the block with CRLF line endings (no blank line after it). 0 or -1. */
 int	 hdr_write(const struct hdr_block *h, FILE *fp);
 

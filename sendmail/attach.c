@@ -224,7 +224,7 @@ attach_wrap(struct msgctx *m, struct hdr_block *h, struct reader *r, const char 
 		    type_for(o->attach.v[i]);
 		if (type == NULL)
 			goto nomem;
-		fprintf(out, "--%s\r\n", boundary);
+		fprintf(out, "\r\n--%s\r\n", boundary);
 		if ((name = mime_2231_param("name", base)) == NULL)
 			goto nomem;
 		fprintf(out, "Content-Type: %s; %s\r\n", type, name);
@@ -252,7 +252,7 @@ attach_wrap(struct msgctx *m, struct hdr_block *h, struct reader *r, const char 
 		}
 		close(fd);
 	}
-	fprintf(out, "--%s--\r\n", boundary);
+	fprintf(out, "\r\n--%s--\r\n", boundary);
 	err = ferror(out) ? PX_IOERR : PX_OK;
 	if (err == PX_OK)
 		goto out;

@@ -26,8 +26,9 @@ log_attempt(struct smtp_conn *c, const struct qentry *q, const struct strlist *t
 	for (i = 0; i < to->n; i++)
 		sb_printf(&r, "%s%s", i ? "," : "", to->v[i]);
 	log_event(strcmp(status, "sent") == 0 ? LOG_INFO : LOG_WARNING,
-	    "%s: account=%s host=%s from=<%s> to=<%s> size=%lld status=%s%s%s", q->id,
-	    q->env.account, c ? smtp_host(c) : "-", q->env.sender, r.s ? r.s : "",
+	    "%s: account=%s host=%s tls=%s from=<%s> to=<%s> size=%lld status=%s%s%s", q->id,
+	    q->env.account, c ? smtp_host(c) : "-", c ? smtp_tls(c) : "-", q->env.sender,
+	    r.s ? r.s : "",
 	    (long long)q->env.size, status, why ? " reply=" : "", why ? why : "");
 	sb_free(&r);
 }
@@ -262,6 +263,7 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 		q_close(&q);
 	} else if (e == PX_TEMPFAIL) {
 		res->queued = 1;
+		res->loud = smtp_attention(c);
 		err = strfmt("%s (account \"%s\")", res->msg, m.acct->name);
 		free(res->msg);
 		res->msg = err;

@@ -374,7 +374,7 @@ send_mode(struct postie_cfg *cfg, struct opts *o)
 	rd_free(&r);
 	if (res.err != PX_OK)
 		log_error("%s", res.msg);
-	else if (res.queued && (o->verbose || isatty(STDERR_FILENO)))
+	else if (res.queued && (o->verbose || res.loud || isatty(STDERR_FILENO)))
 		log_error("%s; queued as %s, will retry", res.msg, res.id);
 	free(res.msg);
 	return px_exitcode(res.err);

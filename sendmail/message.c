@@ -242,6 +242,9 @@ complete(struct msgctx *m, struct hdr_block *h)
 		}
 		free(tmp);
 	}
+	/* SMTP allows 998 octets a line; fold longer header lines at white space. */
+	if (hdr_fold_long(h, SMTP_LINE_MAX) == -1)
+		goto out;
 	err = PX_OK;
 out:
 	if (err == PX_SOFTWARE && m->errmsg == NULL)

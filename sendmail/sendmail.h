@@ -115,6 +115,9 @@ enum px_err smtp_send(struct smtp_conn *c, struct qentry *q, char **msg);
 void	 smtp_close(struct smtp_conn *c);
 const char *smtp_last_reply(struct smtp_conn *c);
 const char *smtp_host(struct smtp_conn *c);
+const char *smtp_tls(struct smtp_conn *c);
+/* 1 when the last failure needs the user (certificate, password_command), not a retry. */
+int	 smtp_attention(struct smtp_conn *c);
 
 /* deliver.c: tries an entry now and handles the outcome (remove, keep, fail). */
 enum px_err deliver_entry(struct smtp_conn *c, struct qentry *q, int queue_ok, char **msg);
@@ -148,6 +151,7 @@ struct submit_result {
 	enum px_err err;	/* PX_OK: sent or queued */
 	int	 queued;	/* kept in the queue for a later try */
 	int	 dot_seen;	/* the input ended with a lone "." */
+	int	 loud;		/* queued for a reason the user must see */
 	char	*msg;		/* why, when not simply sent; malloc'd */
 	char	 id[64];
 };

@@ -31,6 +31,7 @@ struct smtp_conn {
 	int	 fd;		/* the data being sent */
 	enum px_err setup_err;
 	char	*setup_msg;
+	int	 attention;	/* the last failure wants the user, not a retry: show it */
 };
 
 static void
@@ -102,7 +103,8 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 		if (s->password == NULL && err) {
 			/* A locked keyring is passing; keep the message queued. */
 			s->setup_err = PX_TEMPFAIL;
-			s->setup_msg = strfmt("account \"%s\": %s", a->name, err);
+			s->attention = 1;
+			s->setup_msg = strfmt("%s", err);
 			free(err);
 			return s;
 		}
@@ -256,6 +258,9 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 		goto out;
 	}
 	err = net_classify(s->c, rc, &s->acct->net, &s->t, msg);
+	s->attention = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+	    rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || rc == CURLE_SSL_ISSUER_ERROR ||
+	    rc == CURLE_USE_SSL_FAILED || rc == CURLE_LOGIN_DENIED;
 out:
 	if (*msg == NULL && err != PX_OK)
 		*msg = strdup("failed");
@@ -278,4 +283,16 @@ const char *
 smtp_host(struct smtp_conn *s)
 {
 	return s->acct->net.host;
+}
+
+const char *
+smtp_tls(struct smtp_conn *s)
+{
+	return conf_tls_name(s->acct->net.tls);
+}
+
+int
+smtp_attention(struct smtp_conn *s)
+{
+	return s->attention;
 }
