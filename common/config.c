@@ -67,6 +67,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR("queue_dir", "", CFGF_NONE),
 	CFG_INT("queue_lifetime", 432000, CFGF_NONE),
 	CFG_INT("max_parallel", 4, CFGF_NONE),
+	CFG_STR("delivery", "foreground", CFGF_NONE),
 	CFG_SEC("smtp", smtp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("pop3", pop3_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -411,6 +412,18 @@ conf_load(const char *path, int must_exist, char **err)
 	cf->queue_dir = s ? util_expand_tilde(s) : default_queue_dir();
 	cf->queue_lifetime = cfg_getint(top, "queue_lifetime");
 	cf->max_parallel = (int)cfg_getint(top, "max_parallel");
+	s = cfg_getstr(top, "delivery");
+	if (strcasecmp(s, "foreground") == 0)
+		cf->delivery = 'i';
+	else if (strcasecmp(s, "background") == 0)
+		cf->delivery = 'b';
+	else if (strcasecmp(s, "queue") == 0)
+		cf->delivery = 'q';
+	else {
+		*err = strfmt("%s: delivery must be \"foreground\", \"background\" or "
+		    "\"queue\", not \"%s\"", cf->path, s);
+		goto fail;
+	}
 	if (cf->max_parallel < 1)
 		cf->max_parallel = 1;
 

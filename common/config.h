@@ -62,6 +62,7 @@ struct postie_cfg {
 	char	*queue_dir;	/* never NULL: resolved default */
 	long	 queue_lifetime;
 	int	 max_parallel;
+	char	 delivery;	/* 'i' foreground (default), 'b' background, 'q' queue only */
 	struct smtp_account *smtp;
 	size_t	 nsmtp;
 	struct pop3_account *pop3;

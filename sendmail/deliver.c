@@ -4,9 +4,12 @@
  * (with backoff), a permanent one ends it: the caller is told when there is
  * one, and a queue run, whose caller is gone, keeps the message in failed/.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,30 +76,48 @@ deliver_entry(struct smtp_conn *c, struct qentry *q, int interactive, char **msg
 	return err;
 }
 
-struct conns {
-	struct smtp_conn *c[32];
-	struct smtp_account *a[32];
-	size_t n;
-};
-
 /* The connection for an account, opened on first use (at most 32 at once). */
-static struct smtp_conn *
+static size_t
 conn_for(struct conns *cs, struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 {
 	size_t i;
 
 	for (i = 0; i < cs->n; i++)
 		if (cs->a[i] == a)
-			return cs->c[i];
+			return i;
 	if (cs->n == 32) {
 		smtp_close(cs->c[0]);
 		memmove(cs->c, cs->c + 1, 31 * sizeof *cs->c);
 		memmove(cs->a, cs->a + 1, 31 * sizeof *cs->a);
+		memmove(cs->down, cs->down + 1, 31 * sizeof *cs->down);
 		cs->n--;
 	}
 	cs->a[cs->n] = a;
+	cs->down[cs->n] = 0;
 	cs->c[cs->n] = smtp_open(a, cfg, verbose);
-	return cs->c[cs->n++];
+	return cs->n++;
+}
+
+void
+conns_close(struct conns *cs)
+{
+	size_t i;
+
+	for (i = 0; i < cs->n; i++)
+		smtp_close(cs->c[i]);
+	cs->n = 0;
+}
+
+/* Bookkeeping of a temporary failure met by another entry of the same server. */
+static void
+defer(struct qentry *q, const char *why)
+{
+	q->env.attempts++;
+	q->env.next = time(NULL) + q_backoff(q->env.attempts);
+	free(q->env.error);
+	q->env.error = xstrdup(why);
+	if (q_update(q) == -1)
+		log_error("%s: cannot update the queue entry", q->id);
 }
 
 static int
@@ -119,28 +140,28 @@ selected(const struct opts *o, const char *id, const struct envelope *e)
 	return 1;
 }
 
-enum px_err
+int
 queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account, int only_due,
-    struct smtp_conn *reuse)
+    struct conns *keep)
 {
 	struct strlist ids;
 	struct qentry q;
-	struct conns cs;
+	struct conns local, *cs = keep ? keep : &local;
 	struct smtp_account *a;
 	struct smtp_conn *c;
 	char *msg, *err;
-	size_t i;
+	size_t i, k;
 	time_t now;
-	int r, sent = 0, kept = 0, failed = 0;
+	int sent = 0, kept = 0, failed = 0;
 
 	sl_init(&ids);
-	memset(&cs, 0, sizeof cs);
+	memset(&local, 0, sizeof local);
 	if (q_list(cfg->queue_dir, &ids) == -1) {
 		log_error("cannot read the queue directory %s", cfg->queue_dir);
-		return PX_IOERR;
+		return 0;
 	}
 	for (i = 0; i < ids.n; i++) {
-		if ((r = q_lock(cfg->queue_dir, ids.v[i], &q)) != 0)
+		if (q_lock(cfg->queue_dir, ids.v[i], &q) != 0)
 			continue;	/* busy with another runner, or gone */
 		now = time(NULL);
 		if ((only_account && strcmp(q.env.account, only_account) != 0) ||
@@ -155,6 +176,7 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 			log_event(LOG_ERR, "%s: from=<%s> expired: %s", q.id, q.env.sender, msg);
 			if (q_fail(&q, msg) == -1)
 				log_error("%s: cannot move the entry to failed/", q.id);
+			log_error("%s: %s", q.id, msg);
 			free(msg);
 			q_close(&q);
 			failed++;
@@ -170,9 +192,17 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 			kept++;
 			continue;
 		}
-		c = (reuse && only_account) ? reuse : conn_for(&cs, a, cfg, o->verbose);
+		k = conn_for(cs, a, cfg, o->verbose);
+		c = cs->c[k];
 		if (c == NULL) {
 			q_close(&q);
+			continue;
+		}
+		if (cs->down[k]) {
+			/* The server already failed this run: do not knock again. */
+			defer(&q, smtp_last_error(c));
+			q_close(&q);
+			kept++;
 			continue;
 		}
 		msg = NULL;
@@ -183,22 +213,65 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 			break;
 		case PX_TEMPFAIL:
 			kept++;
+			cs->down[k] = smtp_broken(c);
 			log_info("%s: kept in the queue: %s", q.id, msg ? msg : "");
 			break;
 		default:
 			failed++;
+			cs->down[k] = smtp_broken(c);
 			log_error("%s: refused, moved to failed/: %s", q.id, msg ? msg : "");
 			break;
 		}
+		smtp_set_last_error(c, msg);
 		free(msg);
 		q_close(&q);
 	}
-	for (i = 0; i < cs.n; i++)
-		smtp_close(cs.c[i]);
+	if (!keep)
+		conns_close(&local);
 	if (sent + kept + failed > 0)
 		log_info("queue run: %d sent, %d kept, %d failed", sent, kept, failed);
 	sl_free(&ids);
-	return PX_OK;
+	return sent + kept + failed;
+}
+
+void
+queue_background(struct postie_cfg *cfg, const struct opts *o, const char *account)
+{
+	struct conns cs;
+	char *lock;
+	pid_t pid;
+	int fd, nul;
+
+	if ((pid = fork()) != 0) {
+		if (pid == -1)
+			log_error("cannot fork a delivery process: %s; the message stays queued",
+			    strerror(errno));
+		return;
+	}
+	/* The child: detached, it outlives the caller. */
+	setsid();
+	if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(nul, STDIN_FILENO);
+		dup2(nul, STDOUT_FILENO);
+		if (!o->verbose)
+			dup2(nul, STDERR_FILENO);
+		close(nul);
+	}
+	/*
+	 * One runner per account at a time.  Later runners wait for the lock;
+	 * the one holding it loops until a pass finds nothing due, so a message
+	 * queued while it works is sent over the same connection.
+	 */
+	lock = strfmt("%s/tmp/.runner.%s", cfg->queue_dir, account);
+	fd = lock ? open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660) : -1;
+	free(lock);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1)
+		_exit(0);
+	memset(&cs, 0, sizeof cs);
+	while (queue_run(cfg, o, account, 1, &cs) > 0)
+		;
+	conns_close(&cs);
+	_exit(0);
 }
 
 void
@@ -208,7 +281,7 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	struct msgctx m;
 	struct smtp_conn *c;
 	FILE *out = NULL;
-	char *err = NULL;
+	char *err = NULL, delivery;
 	enum px_err e;
 
 	memset(res, 0, sizeof *res);
@@ -242,6 +315,14 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	snprintf(res->id, sizeof res->id, "%s", q.id);
 	log_info("queued as %s (%lld bytes) for account \"%s\"", q.id, (long long)q.env.size,
 	    m.acct->name);
+	delivery = o->delivery ? o->delivery : cfg->delivery;
+	if (delivery == 'q' || delivery == 'b') {
+		/* Queued: a queue run, or the background process, sends it. */
+		q_close(&q);
+		if (delivery == 'b')
+			queue_background(cfg, o, m.acct->name);
+		return;
+	}
 	if ((c = smtp_open(m.acct, cfg, o->verbose)) == NULL) {
 		res->queued = 1;
 		res->msg = strdup("out of memory");
@@ -250,9 +331,15 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	}
 	e = deliver_entry(c, &q, 1, &res->msg);
 	if (e == PX_OK) {
+		struct conns cs;
+
 		q_close(&q);
 		/* The connection is up: send what waits for this account. */
-		queue_run(cfg, o, m.acct->name, 1, c);
+		memset(&cs, 0, sizeof cs);
+		cs.c[0] = c;
+		cs.a[0] = m.acct;
+		cs.n = 1;
+		queue_run(cfg, o, m.acct->name, 1, &cs);
 	} else if (e == PX_TEMPFAIL && !m.acct->queue) {
 		q_remove(&q);
 		res->err = PX_TEMPFAIL;

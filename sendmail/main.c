@@ -254,6 +254,9 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 		case 'o':
 			if (strcmp(a, "-oi") == 0)
 				o->dot_ends = 0;
+			else if (a[2] == 'd' && strchr("ibfqd", a[3]) && a[3] && !a[4])
+				/* -odi/-odf now, -odb background, -odq/-odd queue only */
+				o->delivery = a[3] == 'f' ? 'i' : a[3] == 'd' ? 'q' : a[3];
 			else if (a[2] == '\0')
 				i++;	/* "-o name value": skip the value */
 			break;
@@ -436,7 +439,7 @@ queue_mode(struct postie_cfg *cfg, const struct opts *o)
 	do {
 		next = time(NULL) + o->qinterval;
 		clean_tmp(cfg->queue_dir);
-		queue_run(cfg, o, NULL, 0, NULL);
+		(void)queue_run(cfg, o, NULL, 0, NULL);
 		while (o->qinterval && !stop && time(NULL) < next)
 			sleep(1);
 	} while (o->qinterval && !stop);

@@ -27,6 +27,7 @@
 struct opts {
 	int	 dot_ends;	/* no -i: a lone "." ends input */
 	int	 need_dot;	/* -bs: input must end with the lone "." */
+	char	 delivery;	/* -od: 'i' now, 'b' background, 'q' queue only; 0: config */
 	int	 extract;	/* -t */
 	int	 verbose;	/* -v */
 	const char *conf;	/* -C */
@@ -118,11 +119,31 @@ const char *smtp_host(struct smtp_conn *c);
 const char *smtp_tls(struct smtp_conn *c);
 /* 1 when the last failure needs the user (certificate, password_command), not a retry. */
 int	 smtp_attention(struct smtp_conn *c);
+/* 1 when the last failure came before any recipient (the server, not the message). */
+int	 smtp_broken(struct smtp_conn *c);
+void	 smtp_set_last_error(struct smtp_conn *c, const char *msg);
+const char *smtp_last_error(struct smtp_conn *c);
 
 /* deliver.c: tries an entry now and handles the outcome (remove, keep, fail). */
-enum px_err deliver_entry(struct smtp_conn *c, struct qentry *q, int queue_ok, char **msg);
-enum px_err queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account,
-	    int only_due, struct smtp_conn *reuse);
+enum px_err deliver_entry(struct smtp_conn *c, struct qentry *q, int interactive, char **msg);
+
+/* Open connections of a queue run, one per account, kept across passes. */
+struct conns {
+	struct smtp_conn *c[32];
+	struct smtp_account *a[32];
+	int	 down[32];	/* the server failed before any recipient: skip the rest */
+	size_t	 n;
+};
+void	 conns_close(struct conns *cs);
+/*
+ * One pass over the queue: every entry (of only_account, if set; due ones
+ * only, if only_due) is tried.  cs keeps the connections (NULL: opened and
+ * closed here).  Returns how many entries were tried.
+ */
+int	 queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account,
+	    int only_due, struct conns *cs);
+/* Background delivery: a detached process sends the account's queue. */
+void	 queue_background(struct postie_cfg *cfg, const struct opts *o, const char *account);
 
 /* bs.c */
 int	 bs_serve(struct postie_cfg *cfg, const struct opts *o);

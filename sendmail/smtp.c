@@ -32,6 +32,8 @@ struct smtp_conn {
 	enum px_err setup_err;
 	char	*setup_msg;
 	int	 attention;	/* the last failure wants the user, not a retry: show it */
+	int	 broken;	/* the last failure came before any recipient: the server, not the message */
+	char	*last_error;	/* for the entries deferred without a try */
 };
 
 static void
@@ -137,6 +139,7 @@ smtp_close(struct smtp_conn *s)
 	}
 	free(s->ehlo);
 	free(s->setup_msg);
+	free(s->last_error);
 	free(s);
 }
 
@@ -173,6 +176,7 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 	*msg = NULL;
 	if (s->setup_err != PX_OK) {
 		*msg = strdup(s->setup_msg);
+		s->broken = 1;
 		return s->setup_err;
 	}
 	sl_init(&keep);
@@ -212,6 +216,7 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 	rc = curl_easy_perform(s->c);
 	s->fd = -1;
 	s->fresh = rc != CURLE_OK;
+	s->broken = rc != CURLE_OK && s->nrcpt == 0;
 
 	/* What each recipient got. */
 	for (i = 0; i < q->env.rcpts.n; i++) {
@@ -295,4 +300,23 @@ int
 smtp_attention(struct smtp_conn *s)
 {
 	return s->attention;
+}
+
+int
+smtp_broken(struct smtp_conn *s)
+{
+	return s->broken;
+}
+
+void
+smtp_set_last_error(struct smtp_conn *s, const char *msg)
+{
+	free(s->last_error);
+	s->last_error = xstrdup(msg);
+}
+
+const char *
+smtp_last_error(struct smtp_conn *s)
+{
+	return s->last_error ? s->last_error : "the server failed earlier in this queue run";
 }
