@@ -104,22 +104,25 @@ fuzz: $(FUZZ_TARGETS:%=fuzz-run-%)
 fuzz-run-%: $(FUZZ_BIN)/fuzz_%
 	@mkdir -p $(FUZZ_BIN)/corpus-$*
 	@tmp=$$(mktemp -d "$$( [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp} )/postie-fuzz.XXXXXX") || exit 1; \
-	touch $$tmp/stamp; \
+	mkdir $$tmp/art; \
 	echo "fuzz: $* for $(FUZZ_SECONDS) s (log in $(FUZZ_BIN)/fuzz_$*.log)"; \
 	POSTIE_FUZZ_TMP=$$tmp/spool ./$(FUZZ_BIN)/fuzz_$* $(FUZZ_RUNFLAGS) $(FUZZ_QUIET_$*) \
-		-max_len=$(FUZZ_MAXLEN_$*) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BIN)/ \
+		-max_len=$(FUZZ_MAXLEN_$*) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$$tmp/art/ \
 		$(FUZZ_BIN)/corpus-$* $(FUZZ_DIR)/corpus/$* $(wildcard $(FUZZ_DIR)/regressions/$*) \
 		>$(FUZZ_BIN)/fuzz_$*.log 2>&1; \
-	rc=$$?; \
-	new=$$(find $(FUZZ_BIN) -maxdepth 1 -newer $$tmp/stamp -type f \
-		\( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | sort); \
+	rc=$$?; new=; \
+	for f in $$tmp/art/*; do \
+		[ -f "$$f" ] || continue; \
+		b=$$(basename "$$f" | sed 's/^\(crash\|leak\|timeout\|oom\)-/\1-$*-/'); \
+		mv "$$f" $(FUZZ_BIN)/$$b; new="$$new $(FUZZ_BIN)/$$b"; \
+	done; \
 	rm -rf "$$tmp"; \
 	sed -n -e 's/^stat::number_of_executed_units: */runs /p' -e 's/^stat::peak_rss_mb: */peak RSS MB /p' \
-		-e 's/^Done \([0-9]*\) runs.*/\1 runs/p' -e 's/.*cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\).*/cov \1 ft \2 corpus \3/p' \
+		-e 's/.*cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\).*/cov \1 ft \2 corpus \3/p' \
 		$(FUZZ_BIN)/fuzz_$*.log | tail -n 3 | tr '\n' ' ' | sed 's/^/fuzz: $*: /; s/ *$$/\n/'; \
 	if [ $$rc != 0 ] || [ -n "$$new" ]; then \
 		echo "fuzz: $*: FAILED (exit $$rc); the end of its log:"; \
-		tail -n 60 $(FUZZ_BIN)/fuzz_$*.log | sed 's/^/    /'; \
+		grep -a -v -E '^#[0-9]+|^INFO:' $(FUZZ_BIN)/fuzz_$*.log | tail -n 60 | sed 's/^/    /'; \
 		for f in $$new; do echo "fuzz: $*: reproduce: ./$(FUZZ_BIN)/fuzz_$* $$f"; done; \
 		exit 1; \
 	fi
@@ -170,7 +173,7 @@ check-valgrind: all
 	@vg=$$(mktemp -d "$${TMPDIR:-/tmp}/postie-vg.XXXXXX") || exit 1; \
 	mkdir -p $$vg/logs; \
 	cp tests/lib/valgrind-wrap $$vg/sendmail; cp tests/lib/valgrind-wrap $$vg/popfetch; \
-	chmod 755 $$vg $$vg/sendmail $$vg/popfetch; chmod 1777 $$vg/logs; \
+	mkdir -p $$vg/argv0; chmod 755 $$vg $$vg/sendmail $$vg/popfetch; chmod 1777 $$vg/logs $$vg/argv0; \
 	POSTIE_SENDMAIL=$$vg/sendmail POSTIE_POPFETCH=$$vg/popfetch \
 	POSTIE_REAL_SENDMAIL=$(CURDIR)/sendmail/sendmail POSTIE_REAL_POPFETCH=$(CURDIR)/popfetch/popfetch \
 	POSTIE_VALGRIND_LOGS=$$vg/logs POSTIE_CMD_TIMEOUT=$${POSTIE_CMD_TIMEOUT:-180} \

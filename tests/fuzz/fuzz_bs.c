@@ -8,7 +8,7 @@
  * (HELO/EHLO, MAIL, RCPT, DATA, the message, ".", RSET, QUIT).  The
  * SMTP layer is the stand-in of fuzz_sendmail.c: nothing goes on the
  * network, and every message handed to it is checked as a strict server
- * would (CRLF only, no NUL, body lines within 998 octets, a complete
+ * would (CRLF only, no NUL, lines within 998 octets, a complete
  * header, no Bcc, envelope addresses safe).  The queue lives in a private
  * temp directory that is emptied after each input.
  */
@@ -35,6 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&o, 0, sizeof o);
 	o.dot_ends = 1;
 	o.mode = 's';
+	o.delivery = 'i';	/* now, in this process (no background runner) */
 	sl_init(&o.rcpts);
 	sl_init(&o.attach);
 	sl_init(&o.attach_type);

@@ -11,7 +11,11 @@
  *     the same fields (when the input holds no NUL byte, which the parser
  *     treats as the end of a field's text);
  *   - h->bytes is the size hdr_write writes, through add, set, prepend
- *     and remove (same condition).
+ *     and remove (same condition);
+ *   - hdr_fold_long leaves no physical line over its limit (998, and a
+ *     small one so that short inputs reach the folding code), keeps every
+ *     field and its name (when the name fits the limit), and changes a
+ *     value only in its white space.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,8 @@
 
 #include "fuzz.h"
 #include "header.h"
+
+#define SMTP_LINE_MAX_OCTETS	998	/* RFC 5321 4.5.3.1.6, as sendmail folds */
 
 /* Writes h to memory; returns the text (caller frees) and its length. */
 static char *
@@ -115,13 +121,80 @@ check_reparse(const struct hdr_block *h)
 	free(text);
 }
 
+/* s without its white space, CR and LF. */
+static char *
+no_space(const char *s)
+{
+	char *r = malloc(strlen(s) + 1), *o = r;
+
+	FUZZ_CHECK(r != NULL, "malloc");
+	for (; *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+			*o++ = *s;
+	*o = '\0';
+	return r;
+}
+
+static void
+check_fold(struct hdr_block *h, size_t max)
+{
+	char **before, *v, *w;
+	const char *p, *eol;
+	size_t i, n = h->n, len;
+	struct hdr_block h2;
+	char *text;
+
+	before = calloc(n + 1, sizeof *before);
+	FUZZ_CHECK(before != NULL, "calloc");
+	for (i = 0; i < n; i++) {
+		v = hdr_value(&h->f[i]);
+		before[i] = no_space(v);
+		free(v);
+	}
+	FUZZ_CHECK(hdr_fold_long(h, max) >= 0, "hdr_fold_long failed");
+	FUZZ_CHECK(h->n == n, "folding changed the number of fields");
+	for (i = 0; i < n; i++) {
+		for (p = h->f[i].raw; ; p = eol + 2) {
+			eol = strstr(p, "\r\n");
+			len = eol ? (size_t)(eol - p) : strlen(p);
+			FUZZ_CHECK(len <= max, "field %zu (%s): a line of %zu octets after folding "
+			    "to %zu", i, h->f[i].name, len, max);
+			if (eol == NULL)
+				break;
+		}
+		if (strlen(h->f[i].name) + 2 < max) {
+			v = hdr_value(&h->f[i]);
+			w = no_space(v);
+			FUZZ_CHECK(strcmp(w, before[i]) == 0, "field %zu (%s): folding changed "
+			    "more than white space", i, h->f[i].name);
+			free(w);
+			free(v);
+		}
+		free(before[i]);
+	}
+	free(before);
+	/* Read back, every field is still there under its name (if the names fit). */
+	for (i = 0; i < h->n; i++)
+		if (strlen(h->f[i].name) + 2 >= max)
+			return;
+	text = write_mem(h, &len);
+	hdr_init(&h2);
+	FUZZ_CHECK(hdr_parse(&h2, text, len) == 0, "cannot parse the folded header");
+	FUZZ_CHECK(h2.n == h->n, "%zu fields folded, %zu read back", h->n, h2.n);
+	for (i = 0; i < h->n; i++)
+		FUZZ_CHECK(strcmp(h2.f[i].name, h->f[i].name) == 0, "field %zu: name [%s] read "
+		    "back as [%s]", i, h->f[i].name, h2.f[i].name);
+	hdr_free(&h2);
+	free(text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hdr_block h;
 	const char *text = (const char *)data;
 	int r, nul_free = memchr(data, '\0', size) == NULL;
-	size_t len, removed, had;
+	size_t len, removed, had, small, i;
 	char *out, *subj;
 
 	hdr_init(&h);
@@ -148,24 +221,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strcmp(h.f[0].name, "Received") == 0, "prepend did not go first");
 		check_fields(&h, 1);
 		check_reparse(&h);
+		check_fold(&h, SMTP_LINE_MAX_OCTETS);
+		check_fields(&h, 1);
+		/* A short limit, but above every name: names are not what is folded here. */
+		small = 8 + size % 64;
+		for (i = 0; i < h.n; i++)
+			if (strlen(h.f[i].name) + 3 > small)
+				small = strlen(h.f[i].name) + 3;
+		check_fold(&h, small);
+		check_fields(&h, 1);
 	}
 	hdr_free(&h);
 
 	/* Line by line, as sendmail's reader hands lines over (CR, LF or CRLF ends a line). */
 	hdr_init(&h);
 	{
-		size_t i = 0, j;
+		size_t k = 0, j;
 
-		while (i < size) {
-			for (j = i; j < size && text[j] != '\n' && text[j] != '\r'; j++)
+		while (k < size) {
+			for (j = k; j < size && text[j] != '\n' && text[j] != '\r'; j++)
 				;
-			r = hdr_add_line(&h, text + i, j - i);
+			r = hdr_add_line(&h, text + k, j - k);
 			FUZZ_CHECK(r == 0 || r == 1, "hdr_add_line returned %d", r);
 			if (r == 1)
 				break;
-			i = j + 1;
-			if (j < size && text[j] == '\r' && i < size && text[i] == '\n')
-				i++;
+			k = j + 1;
+			if (j < size && text[j] == '\r' && k < size && text[k] == '\n')
+				k++;
 		}
 	}
 	check_fields(&h, nul_free);

