@@ -193,7 +193,7 @@ is "$(codes)" "220 250 250 250 354 " "input ends inside DATA: no reply to the da
 sleep 0.3
 is "$(smtp_count "$T/s")" 4 "input ends inside DATA: nothing delivered"
 is "$(mailq_of "$T/conf")" "Mail queue is empty" "input ends inside DATA: nothing queued"
-is "$(find "$T/queue" -type f | wc -l)" 0 "input ends inside DATA: no file left in the queue directory"
+is "$(find "$T/queue" -type f ! -name ".*" | wc -l)" 0 "input ends inside DATA: no file left in the queue directory"
 
 crlf "HELO c" "MAIL FROM:<a@x.org>" "RCPT TO:<b@x.org>" "DATA" "Subject: cut" "" "body" >"$T/cut2.in"
 bs "$T/cut2.in"

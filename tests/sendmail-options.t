@@ -157,7 +157,7 @@ got_one "-ti" && env_is "-ti takes the header recipients" "$M.env" me@example.or
 check_gen "-ti keeps the lone dot" "$M.msg" "$T/ti.exp"
 
 # options accepted and ignored for compatibility (their values are not recipients)
-sm "$T/conf" -bm -oem -odb -oQ/var/spool/mqueue -B 8BITMIME -N never -R full -V envid-1 -X /dev/null \
+sm "$T/conf" -bm -oem -oee -oQ/var/spool/mqueue -B 8BITMIME -N never -R full -V envid-1 -X /dev/null \
 	-L tag -h 5 -n -m -G -U -Ai -O DeliveryMode=b -i bob@x.org <"$T/plain.in"
 is "$LAST_STATUS" 0 "ignored options: exit 0" || diag "$(cat "$T/last.err")"
 got_one "ignored options" && env_is "ignored options: only the real recipient" "$M.env" me@example.org bob@x.org
@@ -412,6 +412,17 @@ got_one "From list"
 crlf "From: me@example.org, Bob <me@example.org>, Carol <carol@y.org>" "To: bob@x.org" "Subject: rw" "" "body" >"$T/rwlist.exp"
 check_gen "from_rewrite = local: only the local addresses of a From list" "$M.msg" "$T/rwlist.exp"
 
+# a queue directory that cannot be created: a failure, nothing sent
+: >"$T/not-a-dir"
+QDIR=$T/not-a-dir/queue write_conf "$T/badq.conf" "$S1_PORT" 'tls = "none"' 'from = "me@example.org"'
+n_before=$(smtp_count "$T/s")
+sm "$T/badq.conf" -i bob@x.org <"$T/plain.in"
+[ "$LAST_STATUS" -ne 0 ] && pass "queue directory cannot be created: fails (exit $LAST_STATUS)" ||
+	fail "queue directory cannot be created: fails"
+like "$(cat "$T/last.err")" "not-a-dir" "queue directory cannot be created: names it"
+sleep 0.2
+is "$(smtp_count "$T/s")" "$n_before" "queue directory cannot be created: nothing sent unspooled"
+
 # ------------------------------------------------ how daemons run sendmail
 # stdin a regular file
 sm "$T/conf" -i bob@x.org <"$T/plain.in"
@@ -454,7 +465,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && getent passwd nobody >
 	crlf "Subject: options" "From: ${gecos:+$gecos }<me@example.org>" "To: undisclosed-recipients:;" "" "body" |
 		sed 's/^From: <\(.*\)>\r$/From: \1\r/' >"$T/nobody.exp"
 	check_gen "as user nobody: From from nobody's GECOS" "$M.msg" "$T/nobody.exp"
-	is "$(find "$T/nobody/queue" -type f | wc -l)" 0 "as user nobody: the queue is left empty"
+	is "$(find "$T/nobody/queue" -type f ! -name ".*" | wc -l)" 0 "as user nobody: the queue is left empty"
 else
 	skip "as user nobody with HOME=/root" "needs root, setpriv and a user nobody"
 fi
@@ -468,7 +479,7 @@ if [ ! -e /etc/postie.conf ] && [ ! -e "$(getent passwd "$(id -un)" | cut -d: -f
 	( unset POSTIE_CONF XDG_CONFIG_HOME; HOME=$T/fakehome _run "$SENDMAIL" -i bob@x.org <"$T/plain.in" )
 	sleep 0.2
 	is "$(smtp_count "$T/s")" "$n_before" "a configuration under a wrong \$HOME is not used"
-	is "$(find "$T/queue" -type f | wc -l)" 0 "a configuration under a wrong \$HOME: its queue is not used"
+	is "$(find "$T/queue" -type f ! -name ".*")" "" "a configuration under a wrong \$HOME: its queue is not used"
 else
 	skip "a configuration under a wrong \$HOME is not used" "this machine has a postie.conf"
 fi

@@ -131,6 +131,8 @@ q=$(cat "$T/last.out")
 like "$q" "bob@x\.org" "-bp lists the recipient"
 like "$q" "me@example\.org" "-bp lists the sender"
 like "$q" "[Cc]onnect|refused|port $PORT" "-bp shows the last error"
+like "$q" "[Nn]ext" "-bp shows the next attempt"
+like "$q" " $(stat -c %s "$(find "$T/queue" -maxdepth 1 -name '*.msg' | head -n 1)") " "-bp shows the size"
 id=$(basename "$(find "$T/queue" -maxdepth 1 -name '*.env' | head -n 1)" .env)
 like "$q" "$id" "-bp shows the queue id"
 cp "$(find "$T/queue" -maxdepth 1 -name '*.msg' | head -n 1)" "$T/m1.queued"
@@ -255,13 +257,14 @@ msg 60 >"$T/m60.in"
 exp 60 >"$T/m60.exp"
 "$SENDMAIL" -C "$T/kill.conf" -i bob@x.org <"$T/m60.in" 2>/dev/null &
 spid=$!
+disown "$spid"	# no "Killed" notice from bash
 if wait_for "[ -e '$FAULT_SPOOL/0001.unaccepted-env' ]" 10; then
 	pass "kill -9: the server has read the whole message and not answered"
 else
 	fail "kill -9: the server has read the whole message"
 fi
 kill -9 "$spid" 2>/dev/null
-wait "$spid" 2>/dev/null
+wait_for "! kill -0 $spid 2>/dev/null" 5
 is "$(qfiles "$T/qk") $(qfiles "$T/qk" msg)" "1 1" "kill -9 during DATA: the message is still queued"
 f=$(find "$T/qk" -maxdepth 1 -name '*.msg' | head -n 1)
 [ -n "$f" ] && cp "$f" "$T/m60.queued"
@@ -276,6 +279,34 @@ env_is "kill -9 then -q" "$T/s5/0001.env" me@example.org bob@x.org
 cmp_file "$T/s5/0001.msg" "$T/m60.queued" "kill -9 then -q: the queued bytes arrive exactly"
 check_gen "kill -9 then -q" "$T/s5/0001.msg" "$T/m60.exp"
 is "$(qfiles "$T/qk")" 0 "kill -9 then -q: queue empty"
+
+# ------------------------------------ a message in a runner's hands is locked
+QDIR=$T/qlk write_conf "$T/lk-dead.conf" "$(free_port)" 'tls = "none"' 'from = "me@example.org"'
+msg 65 >"$T/m65.in"
+exp 65 >"$T/m65.exp"
+"$SENDMAIL" -C "$T/lk-dead.conf" -i bob@x.org <"$T/m65.in"
+start_faultsmtp stall-after-dot || bail_out "faultsmtp did not start"
+QDIR=$T/qlk write_conf "$T/lk-stall.conf" "$FAULT_PORT" 'tls = "none"' 'from = "me@example.org"' 'timeout = 30'
+"$SENDMAIL" -C "$T/lk-stall.conf" -q 2>/dev/null &
+rpid=$!
+disown "$rpid"
+wait_for "[ -e '$FAULT_SPOOL/0001.unaccepted-env' ]" 10 ||
+	fail "locked entry: the first runner is in DATA"
+QDIR=$T/qlk write_conf "$T/lk-real.conf" "$S5_PORT" "${ACCT[@]}"
+n5=$(smtp_count "$T/s5")
+sm "$T/lk-real.conf" -q
+is "$LAST_STATUS" 0 "locked entry: a second -q meanwhile: exit 0"
+sleep 0.3
+is "$(smtp_count "$T/s5")" "$n5" "locked entry: the second runner leaves it alone"
+is "$(qfiles "$T/qlk")" 1 "locked entry: still queued"
+kill -9 "$rpid" 2>/dev/null
+wait_for "! kill -0 $rpid 2>/dev/null" 5
+stop_server "$FAULT_PID"
+sm "$T/lk-real.conf" -q
+smtp_wait "$T/s5" $((n5 + 1))
+is "$(smtp_count "$T/s5")" $((n5 + 1)) "locked entry: sent once the first runner is gone"
+check_gen "locked entry, sent later" "$T/s5/$(printf %04d $((n5 + 1))).msg" "$T/m65.exp"
+is "$(qfiles "$T/qlk")" 0 "locked entry: queue empty"
 
 # --------------------------------------------- partly refused recipients
 start_smtpd "$T/sr" --plain --reject-rcpt bad@x.org --reject-rcpt bad2@x.org \

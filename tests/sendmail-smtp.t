@@ -383,7 +383,7 @@ like "$log" "default[^"$'\n'"]*localhost[^"$'\n'"]*alice@example\.org[^"$'\n'"]*
 	"log file: a line for the sent message (account, host, sender, recipient, outcome)"
 like "$log" "535" "log file: the refused login is logged with the server's reply"
 # DESIGN.md (Logging) and sendmail(8) (Logging): the line also tells the TLS used.
-# KNOWN FAILURE (reported): log_attempt() in deliver.c writes no TLS field.
+# (Before 21b453f log_attempt() wrote no TLS field.)
 like "$(grep 'sent' "$T/postie.log" 2>/dev/null)" "[Tt][Ll][Ss]" "log file: the line for the sent message tells the TLS used"
 no_password "log file: the password in none of its forms" "$T/postie.log"
 no_password "log file: the wrong password in none of its forms" "$T/postie.log" "not-$PW"
