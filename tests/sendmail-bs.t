@@ -211,6 +211,31 @@ smtp_wait "$T/s" 5
 env_is "-bs -i" "$T/s/0005.env" app@x.org bob@x.org
 cmp_file "$T/s/0005.msg" "$T/laravel.exp" "-bs -i: bytes received"
 
+# ------------------------------------ the 250 comes after the smarthost's
+# a live dialogue: when the 250 for the final dot is read, the message must
+# already be at the smarthost
+n_before=$(smtp_count "$T/s")
+coproc BS { exec timeout 30 "$SENDMAIL" -C "$T/conf" -bs 2>/dev/null; }
+rd() { local l; IFS= read -r -t 10 l <&"${BS[0]}" || return 1; printf '%s' "${l%$'\r'}"; }
+say() { printf '%s\r\n' "$@" >&"${BS[1]}"; }
+r=$(rd)
+say "EHLO live"
+while r=$(rd) && [[ $r == 250-* ]]; do :; done
+say "MAIL FROM:<live@x.org>"
+r1=$(rd)
+say "RCPT TO:<bob@x.org>"
+r2=$(rd)
+say "DATA"
+r3=$(rd)
+say "Subject: live" "" "live body" "."
+r4=$(rd)
+n_at_reply=$(smtp_count "$T/s")
+say "QUIT"
+r5=$(rd)
+wait "$BS_PID" 2>/dev/null
+is "${r1%% *} ${r2%% *} ${r3%% *} ${r4%% *} ${r5%% *}" "250 250 354 250 221" "live dialogue: the replies"
+is "$n_at_reply" $((n_before + 1)) "live dialogue: the message was at the smarthost when the 250 came"
+
 # --------------------------------------- the smarthost's answer is relayed
 start_smtpd "$T/r" --plain --reject-rcpt bad@x.org || bail_out "smtpd did not start"
 QDIR=$T/qr write_conf "$T/rej.conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'

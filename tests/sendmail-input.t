@@ -261,6 +261,26 @@ l=$(sed -n 's/^longest //p' "$T/att.chk")
 [ -z "$(grep -v '^\(subject\|type\|parts\|text\|part\|longest\) ' "$T/att.chk")" ] ||
 	diag "mime.py said:" "$a"
 
+# --subject replaces the Subject in place; ASCII stays as it is
+printf '%s\n' "From: Alice <alice@x.org>" "Subject: old subject" "To: bob@x.org" "$DATE" \
+	"Message-ID: <subj@x.org>" "" "body" >"$T/subj.in"
+crlf "From: Alice <alice@x.org>" "Subject: New plain subject" "To: bob@x.org" "$DATE" \
+	"Message-ID: <subj@x.org>" "" "body" >"$T/subj.exp"
+send "--subject ASCII" -i --subject "New plain subject" bob@x.org <"$T/subj.in"
+cmp_file "$M.msg" "$T/subj.exp" "--subject: replaces the Subject in place, ASCII unencoded"
+
+# an 8-bit body without Content-Type, a file name that is not ASCII
+printf '%s\n' "Grüße aus Köln," "✓ done" >"$T/att8.in"
+printf 'Zeile eins\nZeile zwei\n' >"$T/résumé 2026.txt"
+send "--attach, 8-bit text, UTF-8 file name" -i --attach "$T/résumé 2026.txt" bob@x.org <"$T/att8.in"
+"$PY" "$T/mime.py" attach "$M.msg" "$T/résumé 2026.txt" >"$T/att8.chk" 2>&1
+a=$(cat "$T/att8.chk")
+like "$a" $'\ntext text/plain b\'Gr\\\\xc3\\\\xbc\\\\xc3\\\\x9fe aus K\\\\xc3\\\\xb6ln,\\\\n\\\\xe2\\\\x9c\\\\x93 done\\\\n\'\n' \
+	"--attach: the 8-bit text part decodes back"
+like "$(tr -d '\r' <"$M.msg")" $'Content-Type: text/plain; charset=(utf-8|"utf-8"|UTF-8)\n' "--attach: the 8-bit text part says charset=utf-8"
+like "$a" $'\npart text/plain résumé 2026.txt attachment same\n' "--attach: a UTF-8 file name (RFC 2231) decodes back, the file byte-exact"
+unlike "$(tr -d '\r\n' <"$M.msg" | LC_ALL=C grep -c $'[\x80-\xff]')" '^[1-9]' "--attach: 7-bit on the wire"
+
 _run "$SENDMAIL" -C "$T/conf" -i --attach "$T/does-not-exist.pdf" bob@x.org <"$T/att.in"
 isnt "$LAST_STATUS" 0 "--attach of a missing file: fails"
 like "$(cat "$T/last.err")" "does-not-exist" "--attach of a missing file: names it"
