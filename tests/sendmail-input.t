@@ -183,6 +183,68 @@ cmp_file "$M.msg" "$T/le.exp" "no final newline: the last line arrives complete"
 send "no final newline, no -i" bob@x.org <"$T/le.nonl"
 cmp_file "$M.msg" "$T/le.exp" "no final newline, without -i: the last line arrives complete"
 
+# ------------------------------------------ input arriving in small pieces
+# 3000 lines with every kind of line end, ".x" and "..y" lines, empty and
+# long lines, then a lone "." and more text; written to sendmail's stdin a
+# few bytes at a time (pieces cut at CR, between CR and LF, inside "..").
+cat >"$T/pieces.py" <<'PYEOF'
+import os, random, sys, time
+T, what = sys.argv[1], sys.argv[2]
+if what == "make":
+    random.seed(7)
+    hdr = [b"From: Alice <alice@x.org>", b"To: bob@x.org", b"Subject: pieces",
+           b"Date: Thu, 26 Nov 2026 10:00:00 +0000", b"Message-ID: <pieces@x.org>"]
+    body = []
+    for i in range(3000):
+        k = random.choice(["plain", "dot", "dotdot", "empty", "long"])
+        body.append({"plain": b"line %d text" % i, "dot": b".x%d" % i, "dotdot": b"..y%d" % i,
+                     "empty": b"", "long": b"z" * random.randint(100, 900)}[k])
+    inp, exp, expi = b"", b"", b""
+    for l in hdr:
+        e = random.choice([b"\r\n", b"\n"])
+        inp += l + e
+        exp += l + b"\r\n"
+    inp += b"\n"
+    exp += b"\r\n"
+    expi = exp
+    for j, l in enumerate(body):
+        e = random.choice([b"\r\n", b"\n", b"\r"])
+        if e == b"\r" and j + 1 < len(body) and body[j + 1] == b"":
+            e = b"\r\n"  # a CR, then an empty LF line, reads as one CRLF
+        inp += l + e
+        exp += (l[1:] if l.startswith(b"..") else l) + b"\r\n"
+        expi += l + b"\r\n"
+    inp += b".\r\nafter the lone dot\r\n"
+    expi += b".\r\nafter the lone dot\r\n"
+    open(T + "/pieces.in", "wb").write(inp)
+    open(T + "/pieces.exp", "wb").write(exp)
+    open(T + "/pieces-i.exp", "wb").write(expi)
+else:
+    random.seed(int(what))
+    data = open(T + "/pieces.in", "rb").read()
+    out, i = sys.stdout.buffer, 0
+    while i < len(data):
+        n = random.choice([1, 1, 2, 3, 5, 7, 13, 64, 511, 4096])
+        out.write(data[i:i + n])
+        out.flush()
+        i += n
+        if random.random() < 0.01:
+            time.sleep(0.001)
+PYEOF
+"$PY" "$T/pieces.py" "$T" make
+for seed in 1 2; do
+	"$PY" "$T/pieces.py" "$T" "$seed" | _run "$SENDMAIL" -C "$T/conf" bob@x.org
+	is "$LAST_STATUS" 0 "small pieces ($seed), no -i: exit 0"
+	N=$((N + 1)) M=$T/s/$(printf %04d "$N")
+	smtp_wait "$T/s" "$N" 10
+	cmp_file "$M.msg" "$T/pieces.exp" "small pieces ($seed), no -i: '..' un-stuffed, ends at the lone dot, CRLF"
+	"$PY" "$T/pieces.py" "$T" "$seed" | _run "$SENDMAIL" -C "$T/conf" -i bob@x.org
+	is "$LAST_STATUS" 0 "small pieces ($seed), -i: exit 0"
+	N=$((N + 1)) M=$T/s/$(printf %04d "$N")
+	smtp_wait "$T/s" "$N" 10
+	cmp_file "$M.msg" "$T/pieces-i.exp" "small pieces ($seed), -i: every line kept, CRLF"
+done
+
 # ------------------------------------------------------------------ 8-bit
 printf '%s\r\n' "From: Zoë <zoe@x.org>" "To: bob@x.org" "Subject: Grüße aus Köln ✓" "X-Latin1: caf$(printf '\351')" \
 	"$DATE" "Message-ID: <8bit@x.org>" "MIME-Version: 1.0" "Content-Type: text/plain; charset=utf-8" \
