@@ -236,6 +236,28 @@ wait "$BS_PID" 2>/dev/null
 is "${r1%% *} ${r2%% *} ${r3%% *} ${r4%% *} ${r5%% *}" "250 250 354 250 221" "live dialogue: the replies"
 is "$n_at_reply" $((n_before + 1)) "live dialogue: the message was at the smarthost when the 250 came"
 
+# ------------------------------- the two-message dialogue arriving a few bytes at a time
+cat >"$T/trickle.py" <<'PYEOF'
+import random, sys, time
+random.seed(int(sys.argv[2]))
+data = open(sys.argv[1], "rb").read()
+out, i = sys.stdout.buffer, 0
+while i < len(data):
+    n = random.choice([1, 1, 2, 3, 5, 8])
+    out.write(data[i:i + n])
+    out.flush()
+    i += n
+    if random.random() < 0.02:
+        time.sleep(0.002)
+PYEOF
+n_before=$(smtp_count "$T/s")
+"$PY" "$T/trickle.py" "$T/two.in" 3 | _run "$SENDMAIL" -C "$T/conf" -bs
+is "$(codes)" "220 250 250 250 354 250 250 250 250 354 250 221 " "two messages in small pieces: the replies"
+smtp_wait "$T/s" $((n_before + 2))
+check_gen "two messages in small pieces: first" "$T/s/$(printf %04d $((n_before + 1))).msg" "$T/first.exp"
+cmp_file "$T/s/$(printf %04d $((n_before + 2))).msg" "$T/second.exp" "two messages in small pieces: second"
+
+
 # --------------------------------------- the smarthost's answer is relayed
 start_smtpd "$T/r" --plain --reject-rcpt bad@x.org || bail_out "smtpd did not start"
 QDIR=$T/qr write_conf "$T/rej.conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'
