@@ -412,6 +412,50 @@ is "$LAST_STATUS" 0 "-q, account gone from the configuration: exit 0"
 is "$(qfiles "$T/qa")" 1 "-q, account gone from the configuration: the message is kept"
 like "$("$SENDMAIL" -C "$T/acct2.conf" -bp)" "default" "-q, account gone: -bp names the missing account"
 
+# --------------------------------------------------- backoff doubles
+P8=$(free_port)
+QDIR=$T/qd write_conf "$T/dbl.conf" "$P8" 'tls = "none"' 'from = "me@example.org"'
+msg 120 | "$SENDMAIL" -C "$T/dbl.conf" -i bob@x.org
+like "$("$SENDMAIL" -C "$T/dbl.conf" -bp)" "next (5[0-9]s|60s|1m)" "backoff: one minute after the first failure"
+sm "$T/dbl.conf" -q
+like "$("$SENDMAIL" -C "$T/dbl.conf" -bp)" "next (11[0-9]s|120s|2m)" "backoff: two minutes after the second"
+
+# --------------------------------- one account down does not hold up another
+PA=$(free_port) PB=$(free_port)
+mkconf2() { # FILE PORT_A PORT_B
+	cat >"$1" <<EOC
+domain = "example.org"
+aliases = ""
+log = "none"
+queue_dir = "$T/q2"
+smtp "a" {
+  host = "localhost"
+  port = $2
+  tls = "none"
+  from = "a@example.org"
+}
+smtp "b" {
+  host = "localhost"
+  port = $3
+  tls = "none"
+  from = "b@example.org"
+}
+EOC
+	chmod 600 "$1"
+}
+mkconf2 "$T/two-down.conf" "$PA" "$PB"
+msg 130 | "$SENDMAIL" -C "$T/two-down.conf" -i -a a bob@x.org
+msg 131 | "$SENDMAIL" -C "$T/two-down.conf" -i -a b bob@x.org
+is "$(qfiles "$T/q2")" 2 "two accounts: one message queued for each"
+start_smtpd "$T/sb" --plain --port "$PB" || bail_out "smtpd did not start on port $PB"
+sm "$T/two-down.conf" -q
+is "$LAST_STATUS" 0 "two accounts, one down: -q exit 0"
+smtp_wait "$T/sb" 1
+is "$(subjects "$T/sb")" "Subject: queued 131" "two accounts, one down: the other account's message is sent"
+env_is "two accounts: sent through its own account" "$T/sb/0001.env" b@example.org bob@x.org
+is "$(qfiles "$T/q2")" 1 "two accounts, one down: its message stays queued"
+like "$("$SENDMAIL" -C "$T/two-down.conf" -bp)" "a@example\.org" "two accounts: -bp lists the one left"
+
 # ---------------------------------------------------------------- -qTIME
 P4=$(free_port)
 QDIR=$T/qt write_conf "$T/qt.conf" "$P4" 'tls = "none"' 'from = "me@example.org"'
