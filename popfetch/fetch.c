@@ -335,11 +335,13 @@ out:
 			if (f.v[i].deleted)
 				ndele++;
 		e = pop3_close(&f.pop, &msg);
-		if (e != PX_OK && ndele > 0 && f.conn_ok)
-			fail(&f, e, strfmt("QUIT failed, so the server may keep the messages "
-			    "(they are deleted at the next poll): %s", msg ? msg : ""));
-		else
-			free(msg);
+		if (e != PX_OK && ndele > 0 && f.conn_ok) {
+			fail(&f, e, strfmt("%s: QUIT was not answered, so the server may keep "
+			    "the messages it was to delete (the next poll deletes them)",
+			    a->net.host));
+			log_info("%s: %s", a->name, msg ? msg : "");
+		}
+		free(msg);
 		/* Only QUIT's +OK makes deletions happen. */
 		res->ndeleted = f.pop.quit_reply == 1 ? ndele : 0;
 	}
@@ -351,9 +353,11 @@ out:
 	if (o->progress || o->summary) {
 		progress_clear();
 		human(b, sizeof b, res->bytes);
-		if (res->nmsgs > 0 || f.err == PX_OK)
+		if (res->nmsgs > 0)
 			log_error("%s: %lu message%s, %s%s", a->name, res->nmsgs,
 			    res->nmsgs == 1 ? "" : "s", b, f.keep ? " (kept on the server)" : "");
+		else if (f.err == PX_OK)
+			log_error("%s: no new messages", a->name);
 	}
 	log_event(f.err == PX_OK ? LOG_INFO : LOG_ERR,
 	    "account=%s host=%s messages=%lu bytes=%llu deleted=%lu skipped=%lu outcome=%s",

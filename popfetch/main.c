@@ -185,7 +185,7 @@ wait_wake(int timeout_ms)
 
 /* Polls one account in a child; the exit code carries the result. */
 static pid_t
-spawn(const struct pop3_account *a, const struct popts *o)
+spawn(const struct pop3_account *a, const struct popts *o, pid_t *pids)
 {
 	struct poll_result res;
 	struct popts co;
@@ -200,6 +200,7 @@ spawn(const struct pop3_account *a, const struct popts *o)
 		close(wake[1]);
 		wake[0] = wake[1] = -1;
 	}
+	free(pids);	/* the parent's */
 	co = *o;
 	co.summary = o->progress || o->summary;
 	co.progress = 0;	/* live lines from several children would garble */
@@ -231,7 +232,7 @@ poll_accounts(struct pop3_account **v, size_t n, int max_parallel, const struct 
 	}
 	while (running > 0 || (next < n && !pf_stop)) {
 		while (running < (size_t)max_parallel && next < n && !pf_stop) {
-			if ((pid = spawn(v[next], o)) == -1) {
+			if ((pid = spawn(v[next], o, pids)) == -1) {
 				log_error("%s: cannot fork: %s", v[next]->name, strerror(errno));
 				worst = worse(worst, PX_OSERR);
 			} else {

@@ -179,6 +179,10 @@ request(struct pop3 *p, const char *path, const char *custom, int nobody, char *
 	}
 	if (p->connected && p->reply.len >= 4 && strncmp(p->reply.s, "-ERR", 4) == 0)
 		return refused(p, msg);
+	if (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) {
+		*msg = strfmt("%s: the server closed the connection", p->net->host);
+		return PX_TEMPFAIL;
+	}
 	return net_classify(p->c, rc, p->net, &p->t, msg);
 }
 
