@@ -216,8 +216,10 @@ cmp_file "$T/s/0005.msg" "$T/laravel.exp" "-bs -i: bytes received"
 # already be at the smarthost
 n_before=$(smtp_count "$T/s")
 coproc BS { exec timeout 30 "$SENDMAIL" -C "$T/conf" -bs 2>/dev/null; }
-rd() { local l; IFS= read -r -t 10 l <&"${BS[0]}" || return 1; printf '%s' "${l%$'\r'}"; }
-say() { printf '%s\r\n' "$@" >&"${BS[1]}"; }
+# bash closes the coproc's descriptors when it ends: read and write through copies
+exec {BSR}<&"${BS[0]}" {BSW}>&"${BS[1]}"
+rd() { local l; IFS= read -r -t 10 l <&"$BSR" || return 1; printf '%s' "${l%$'\r'}"; }
+say() { printf '%s\r\n' "$@" >&"$BSW"; }
 r=$(rd)
 say "EHLO live"
 while r=$(rd) && [[ $r == 250-* ]]; do :; done
@@ -232,7 +234,9 @@ r4=$(rd)
 n_at_reply=$(smtp_count "$T/s")
 say "QUIT"
 r5=$(rd)
+exec {BSW}>&-
 wait "$BS_PID" 2>/dev/null
+exec {BSR}<&-
 is "${r1%% *} ${r2%% *} ${r3%% *} ${r4%% *} ${r5%% *}" "250 250 354 250 221" "live dialogue: the replies"
 is "$n_at_reply" $((n_before + 1)) "live dialogue: the message was at the smarthost when the 250 came"
 
