@@ -284,6 +284,14 @@ for a in prog:pat qprog:quinn file:fay inc:ian; do
 	is "$(sed 's/\.\.\..*//' "$T/last.out")" "${a#*:}@x.org" "alias with a ${a%%:*} target: only the address is kept"
 done
 
+# an aliases file with CRLF line ends
+printf 'root: alice@x.org,\r\n  bob@x.org\r\nops: carol@y.org\r\n' >"$T/aliases-crlf"
+sed "s|^aliases = \"\"|aliases = \"$T/aliases-crlf\"|" "$T/conf" >"$T/alias3.conf"
+chmod 600 "$T/alias3.conf"
+_run "$SENDMAIL" -C "$T/alias3.conf" -bv root ops
+is "$(sed 's/\.\.\..*//' "$T/last.out" | tr '\n' ' ')" "alice@x.org bob@x.org carol@y.org " \
+	"aliases file with CRLF line ends"
+
 # ------------------------------------------------------ duplicate recipients
 sm "$T/conf" -i bob@x.org bob@x.org,bob@x.org "Bob <bob@x.org>" root root@vm root@localhost <"$T/plain.in"
 is "$LAST_STATUS" 0 "duplicates: exit 0"
@@ -291,6 +299,13 @@ got_one "duplicates" && env_is "duplicates dropped (also root = root@vm = root@l
 	me@example.org bob@x.org root@example.org
 
 # ---------------------------------------------------------- -t parsing
+# only a Bcc: removed, and the message gets To: undisclosed-recipients:;
+lf "Bcc: hidden@x.org" "Subject: only bcc" "" "body" >"$T/bcconly.in"
+crlf "Subject: only bcc" "From: root <me@example.org>" "To: undisclosed-recipients:;" "" "body" >"$T/bcconly.exp"
+sm "$T/conf" -t <"$T/bcconly.in"
+got_one "Bcc only" && env_is "-t with only a Bcc" "$M.env" me@example.org hidden@x.org
+check_gen "-t with only a Bcc: Bcc removed, undisclosed-recipients added" "$M.msg" "$T/bcconly.exp"
+
 lf 'To: "Doe, John" <john@x.org>, jane@x.org (Jane),' '   Friends: g1@x.org, g2@x.org;' \
 	'Cc: undisclosed:;' 'Subject: parse' '' 'body' >"$T/parse.in"
 sm "$T/conf" -t -i <"$T/parse.in"
@@ -422,6 +437,19 @@ sm "$T/badq.conf" -i bob@x.org <"$T/plain.in"
 like "$(cat "$T/last.err")" "not-a-dir" "queue directory cannot be created: names it"
 sleep 0.2
 is "$(smtp_count "$T/s")" "$n_before" "queue directory cannot be created: nothing sent unspooled"
+
+# bad values: exit 78 with the file (and the line, for syntax errors)
+printf '%s\n' 'domain = "example.org"' 'this is not a setting' >"$T/syntax.conf"
+printf '%s\n' 'domain = "example.org"' 'no_such_key = 1' >"$T/unknown.conf"
+write_conf "$T/badtls.conf" "$S1_PORT" 'tls = "sometimes"'
+write_conf "$T/badauth.conf" "$S1_PORT" 'tls = "none"' 'auth = "magic"'
+for c in syntax unknown badtls badauth; do
+	chmod 600 "$T/$c.conf"
+	sm "$T/$c.conf" -i bob@x.org <"$T/plain.in"
+	is "$LAST_STATUS" 78 "configuration $c: exit 78"
+	like "$(cat "$T/last.err")" "$c\.conf" "configuration $c: the error names the file"
+done
+like "$(sm "$T/syntax.conf" -bp; cat "$T/last.err")" "syntax\.conf:2" "configuration syntax error: and the line"
 
 # ------------------------------------------------ how daemons run sendmail
 # stdin a regular file
