@@ -262,6 +262,36 @@ check_gen "two messages in small pieces: first" "$T/s/$(printf %04d $((n_before 
 cmp_file "$T/s/$(printf %04d $((n_before + 2))).msg" "$T/second.exp" "two messages in small pieces: second"
 
 
+# ---------------------------------------------------------- message size limit
+# issue 4 and sendmail(8): "line length and message size are limited". The
+# limit is announced (RFC 1870 SIZE), a larger declared SIZE gets 552, and a
+# larger message gets 552 after its final dot and goes nowhere.
+# KNOWN FAILURE (reported): bs.c has no message size limit and no SIZE keyword.
+crlf "EHLO c" "QUIT" >"$T/ehlo.in"
+bs "$T/ehlo.in"
+limit=$(tr -d '\r' <"$T/last.out" | sed -n 's/^250[- ]SIZE \([0-9][0-9]*\)$/\1/p')
+like "${limit:-none}" '^[1-9][0-9]*$' "-bs: EHLO announces the message size limit (SIZE)"
+if [ -n "$limit" ]; then
+	crlf "EHLO c" "MAIL FROM:<a@x.org> SIZE=$((limit + 1))" "QUIT" >"$T/size.in"
+	bs "$T/size.in"
+	like "$(codes)" "^220 250 552 221 $" "-bs: MAIL with a SIZE over the limit: 552"
+	if [ "$limit" -le $((300 * 1024 * 1024)) ]; then
+		n_before=$(smtp_count "$T/s")
+		line=$(head -c 998 /dev/zero | tr '\0' 'q')
+		{
+			crlf "EHLO c" "MAIL FROM:<a@x.org>" "RCPT TO:<b@x.org>" "DATA" "Subject: too big" ""
+			yes "$line"$'\r' | head -n $((limit / 1000 + 2))
+			crlf "." "QUIT"
+		} | _run "$SENDMAIL" -C "$T/conf" -bs
+		like "$(codes)" "^220 250 250 250 354 552 221 $" "-bs: a message over the limit: 552 after the final dot"
+		sleep 0.3
+		is "$(smtp_count "$T/s")" "$n_before" "-bs: a message over the limit: not delivered"
+		is "$(mailq_of "$T/conf")" "Mail queue is empty" "-bs: a message over the limit: not queued"
+	fi
+else
+	fail "-bs: MAIL with a SIZE over the limit: 552" "  no SIZE in the EHLO reply: $(tr -d '\r' <"$T/last.out" | tr '\n' '|')"
+fi
+
 # --------------------------------------- the smarthost's answer is relayed
 start_smtpd "$T/r" --plain --reject-rcpt bad@x.org || bail_out "smtpd did not start"
 QDIR=$T/qr write_conf "$T/rej.conf" "$SMTP_PORT" 'tls = "none"' 'from = "me@example.org"'
