@@ -197,6 +197,24 @@ sm "$T/conf" -t -i <"$T/group.in"
 is "$LAST_STATUS" 64 "-t with only an empty group: exit 64"
 nothing_new "no recipients"
 
+# ---------------------------------------------------- invalid recipients
+# refused before anything is queued or sent (exit 65, like sendmail's
+# "invalid recipient address"), never turned into another address or dropped
+# KNOWN FAILURE (reported): "a@b@c" is qualified to a@b@example.org and given
+# to the smarthost (553 there; with another recipient: sent to it, exit 0);
+# "bob smith" is dropped without a word and the message goes to the other
+# recipients (exit 0).
+for bad in 'x@' '@y.org' 'a@b@c' 'bob smith'; do
+	n_before=$(smtp_count "$T/s")
+	sm "$T/conf" -i "$bad" carol@y.org <"$T/plain.in"
+	is "$LAST_STATUS" 65 "invalid recipient '$bad': exit 65"
+	like "$(cat "$T/last.err")" "${bad//./\\.}" "invalid recipient '$bad': named on stderr"
+	sleep 0.1
+	is "$(smtp_count "$T/s")" "$n_before" "invalid recipient '$bad': nothing sent"
+	N=$(smtp_count "$T/s")
+done
+is "$(mailq_of "$T/conf")" "Mail queue is empty" "invalid recipients: nothing queued"
+
 # ---------------------------------------------------------- header injection
 sm "$T/conf" -f $'attacker@x.org\nBcc: victim@z.org' bob@x.org <"$T/plain.in"
 is "$LAST_STATUS" 64 "-f with a LF: exit 64"
