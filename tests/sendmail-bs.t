@@ -185,6 +185,20 @@ like "$c" "^220 250 503 503 250 (503|554) 503 500 500 250 221 $" "the session go
 sleep 0.2
 is "$(smtp_count "$T/s")" 4 "bad sequences: nothing delivered"
 
+# syntax errors: 501 (RFC 5321 4.1.1.1: HELO and EHLO need a domain), bad addresses 501/553
+# KNOWN FAILURE (reported): HELO and EHLO without a domain get 250, and
+# RCPT TO:<a@b@c> gets 250 (it is later qualified to a@b@example.org).
+crlf "HELO" "EHLO" "HELO c" "MAIL FROM:<a@x.org" "MAIL FROM:<a b@x.org>" "MAIL FROM:<a@x.org>" \
+	"RCPT TO:" "RCPT TO:<>" "RCPT TO:<a@b@c>" "RCPT TO:<postmaster>" "QUIT" >"$T/syntax.in"
+bs "$T/syntax.in"
+c=$(codes)
+like "$c" "^220 501 " "HELO without a domain: 501"
+like "$c" "^220 [0-9]+ 501 " "EHLO without a domain: 501"
+like "$c" "^220 [0-9]+ [0-9]+ 250 (501|553) (501|553) 250 " "MAIL FROM with a bad path: 501 or 553"
+like "$c" "^220( [0-9]+){6} (501|553) (501|553) " "RCPT TO: empty or <>: 501 or 553"
+like "$c" "^220( [0-9]+){8} (501|553) " "RCPT TO:<a@b@c>: 501 or 553"
+like "$c" "^220( [0-9]+){9} 250 221 $" "RCPT TO:<postmaster> accepted"
+
 # ------------------------------------------------ input ends inside DATA
 crlf "HELO c" "MAIL FROM:<a@x.org>" "RCPT TO:<b@x.org>" "DATA" "Subject: cut" "" "a message cut" >"$T/cut.in"
 printf 'no final line end' >>"$T/cut.in"
