@@ -136,8 +136,13 @@ ASAN_DIR     ?= build-asan
 ASAN_CFLAGS  ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -O1 -g
 ASAN_LDFLAGS ?= -fsanitize=address,undefined
-ASAN_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 LSAN_OPTIONS=
+# Reports go to files (one per process, ASAN_DIR/sanitizer-logs/) so that a
+# finding in a process no test watches (a daemon, a background runner) is not
+# lost, and the tests' stderr checks see only what the programs print; every
+# finding also aborts the process.  Any report fails check-asan.
+ASAN_LOGS     = $(CURDIR)/$(ASAN_DIR)/sanitizer-logs
+ASAN_ENV      = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:log_path=$(ASAN_LOGS)/asan \
+	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$(ASAN_LOGS)/ubsan
 # Scripts to leave out under ASan (none so far); e.g. ASAN_SKIP=tests/bench.t
 ASAN_SKIP    ?=
 ASAN_TESTS    = tests/unit/run.t $(filter-out $(ASAN_SKIP),$(sort $(wildcard tests/*.t)))
@@ -160,7 +165,20 @@ check-asan:
 	fi
 	$(MAKE) -C $(ASAN_DIR) CC="$(CC)" CFLAGS="$(ASAN_CFLAGS)" LDFLAGS="$(ASAN_LDFLAGS)" \
 		all $(UNIT_BIN)
-	cd $(ASAN_DIR) && env $(ASAN_ENV) prove $(ASAN_TESTS)
+	mkdir -p $(ASAN_LOGS) && chmod 1777 $(ASAN_LOGS)
+	@cd $(ASAN_DIR) && env $(ASAN_ENV) prove $(ASAN_TESTS); rc=$$?; \
+	logs=$$(find $(ASAN_LOGS) -type f -size +0 | sort); \
+	if [ -n "$$logs" ]; then \
+		rc=1; echo "check-asan: $$(echo "$$logs" | wc -l) sanitizer reports in $(ASAN_LOGS); the distinct ones:"; \
+		for f in $$logs; do \
+			sum=$$(grep -a -m 1 -E 'SUMMARY|runtime error' $$f); \
+			case " $$seen " in *" $$(echo "$$sum" | cksum | cut -d' ' -f1) "*) continue ;; esac; \
+			seen="$$seen $$(echo "$$sum" | cksum | cut -d' ' -f1)"; \
+			echo "---- $$f"; head -n 40 $$f | sed 's/^/    /'; \
+		done; \
+	fi; \
+	[ $$rc = 0 ] && echo "check-asan: all tests pass, no sanitizer report" || echo "check-asan: FAILED"; \
+	exit $$rc
 
 # -------------------------------------------------------- check-valgrind
 

@@ -21,10 +21,11 @@ if ! (cd "$TOP" && make -s -j2 -f tests/check.mk FUZZ_DRV_CC="$cc" fuzz-drivers)
 fi
 pass "build the fuzz drivers with $cc$(grep -q fsanitize "$T/build.log" 2>/dev/null && echo ' (sanitizers)')"
 
-# The sendmail targets keep their queue here; sanitizers stop at the first error.
+# The sendmail targets keep their queue here.  Sanitizers stop at the first
+# error and report on stderr (shown in the diagnostics), whatever the caller set.
 export POSTIE_FUZZ_TMP=$T/fuzz-spool
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:abort_on_error=1:log_path=stderr
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}:halt_on_error=1:abort_on_error=1:log_path=stderr
 
 # run_driver NAME TARGET PATH...: one test, ok if the driver exits 0.
 run_driver() {
