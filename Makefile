@@ -50,7 +50,7 @@ tests/unit/%: tests/unit/%.c tests/unit/tap.h common/libpostie.a
 # Debian packages needed to build, test, demo and benchmark. A no-op when present.
 DEPS_BUILD := gcc make pkg-config libcurl4-openssl-dev libconfuse-dev
 DEPS_TEST  := perl python3 python3-aiosmtpd dovecot-core dovecot-pop3d openssl swaks mandoc \
-	curl valgrind clang libclang-rt-14-dev
+	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types
 DEPS_BENCH := msmtp mpop fetchmail hyperfine
 deps:
 	@tests/lib/ensure-deps $(DEPS_BUILD) $(DEPS_TEST)

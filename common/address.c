@@ -368,10 +368,10 @@ addr_parse_one(const char *s)
 int
 addr_is_valid(const char *a)
 {
-	int quoted = 0;
+	int quoted = 0, ats = 0;
 	const unsigned char *p = (const unsigned char *)a;
 
-	if (*p == '\0')
+	if (*p == '\0' || *p == '@')
 		return 0;
 	for (; *p; p++) {
 		if (*p < 32 || *p == 127)
@@ -385,6 +385,9 @@ addr_is_valid(const char *a)
 			continue;
 		}
 		if (!quoted && strchr(" <>(),;:\\", *p))
+			return 0;
+		/* One @, with a domain after it (a domain literal may hold ':'). */
+		if (!quoted && *p == '@' && (++ats > 1 || p[1] == '\0'))
 			return 0;
 	}
 	return !quoted;

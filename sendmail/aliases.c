@@ -202,10 +202,64 @@ expand(const struct aliases *al, const char *addr, const char *domain, struct st
 	return 0;
 }
 
+/*
+ * The first piece of a comma list that holds no address (and is not an
+ * empty group such as "undisclosed-recipients:;"), malloc'd, or NULL.
+ */
+static char *
+bad_piece(const char *list)
+{
+	const char *p = list, *start;
+	struct addr_list l;
+	int quoted, angle, paren;
+	char *piece, *t;
+	size_t n;
+
+	for (;;) {
+		start = p;
+		for (quoted = angle = paren = 0; *p; p++) {
+			if (*p == '\\' && p[1]) {
+				p++;
+				continue;
+			}
+			if (*p == '"')
+				quoted = !quoted;
+			else if (!quoted && *p == '<')
+				angle++;
+			else if (!quoted && *p == '>' && angle)
+				angle--;
+			else if (!quoted && *p == '(')
+				paren++;
+			else if (!quoted && *p == ')' && paren)
+				paren--;
+			else if (!quoted && !angle && !paren && *p == ',')
+				break;
+		}
+		if ((piece = xstrndup(start, (size_t)(p - start))) == NULL)
+			return NULL;
+		t = trim(piece);
+		n = strlen(t);
+		addr_list_init(&l);
+		if (*t && addr_parse_list(t, &l) == 0 && !(n > 1 && t[n - 1] == ';' &&
+		    strchr(t, ':'))) {
+			addr_list_free(&l);
+			t = strdup(t);
+			free(piece);
+			return t;
+		}
+		addr_list_free(&l);
+		free(piece);
+		if (*p == '\0')
+			return NULL;
+		p++;
+	}
+}
+
 enum px_err
 rcpts_resolve(struct postie_cfg *cfg, const char *domain, const struct strlist *in,
-    struct strlist *out, char **err)
+    struct strlist *out, int strict, char **err)
 {
+	char *bad;
 	struct aliases al;
 	struct addr_list l;
 	struct strlist seen;
@@ -219,10 +273,12 @@ rcpts_resolve(struct postie_cfg *cfg, const char *domain, const struct strlist *
 		addr_list_init(&l);
 		if (addr_parse_list(in->v[i], &l) == -1)
 			e = PX_SOFTWARE;
-		if (l.n == 0 && strpbrk(in->v[i], "@<>") && e == PX_OK) {
-			*err = strfmt("invalid recipient address \"%s\"", in->v[i]);
+		bad = strict ? bad_piece(in->v[i]) : NULL;
+		if (bad || (l.n == 0 && strpbrk(in->v[i], "@<>") && e == PX_OK)) {
+			*err = strfmt("invalid recipient address \"%s\"", bad ? bad : in->v[i]);
 			e = PX_DATA;
 		}
+		free(bad);
 		for (k = 0; k < l.n && e == PX_OK; k++) {
 			sl_init(&seen);
 			if (expand(&al, l.v[k].addr, domain, &seen, out, 0, err) == -1)

@@ -18,6 +18,7 @@
 
 #define CMD_MAX		1000	/* RFC 5321 says 512; be generous */
 #define MAX_RCPTS	1000
+#define MAX_SIZE	(256LL * 1024 * 1024)	/* announced in EHLO as SIZE */
 
 struct bs {
 	struct reader r;
@@ -101,6 +102,15 @@ path_arg(const char *arg, const char *key)
 	return xstrndup(p, (size_t)(end - p));
 }
 
+/* The SIZE= parameter of a MAIL command, or 0. */
+static long long
+declared_size(const char *arg)
+{
+	const char *p = strcasestr(arg, " SIZE=");
+
+	return p ? strtoll(p + 6, NULL, 10) : 0;
+}
+
 /* Drains a message that could not be taken, up to its final dot. */
 static void
 drain(struct bs *b)
@@ -131,6 +141,7 @@ data(struct bs *b, struct postie_cfg *cfg, const struct opts *o)
 	sl_init(&tx.attach);
 	sl_init(&tx.attach_type);
 	tx.subject = NULL;
+	tx.max_size = MAX_SIZE;
 	reply("354 End data with <CR><LF>.<CR><LF>");
 	submit(cfg, &tx, &b->r, &res);
 	if (!res.dot_seen && b->r.eof && b->r.start == b->r.end) {
@@ -142,6 +153,8 @@ data(struct bs *b, struct postie_cfg *cfg, const struct opts *o)
 		drain(b);
 	if (res.err == PX_OK)
 		reply("250 2.0.0 Ok: %s as %s", res.queued ? "queued" : "sent", res.id);
+	else if (res.too_big)
+		reply("552 5.3.4 Message size exceeds fixed limit of %lld bytes", MAX_SIZE);
 	else {
 		switch (res.err) {
 		case PX_NOUSER:
@@ -189,15 +202,17 @@ bs_serve(struct postie_cfg *cfg, const struct opts *o)
 			arg++;
 #define IS(cmd) (strncasecmp(line.s, cmd, strlen(cmd)) == 0 && \
     (line.s[strlen(cmd)] == '\0' || line.s[strlen(cmd)] == ' '))
-		if (IS("HELO")) {
+		if ((IS("HELO") || IS("EHLO")) && *arg == '\0') {
+			reply("501 5.5.4 Syntax: %.4s hostname", line.s);
+		} else if (IS("HELO")) {
 			reset(&b);
 			b.greeted = 1;
 			reply("250 %s", b.host);
 		} else if (IS("EHLO")) {
 			reset(&b);
 			b.greeted = 1;
-			reply("250-%s\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n"
-			    "250 HELP", b.host);
+			reply("250-%s\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-SIZE %lld\r\n"
+			    "250-ENHANCEDSTATUSCODES\r\n250 HELP", b.host, MAX_SIZE);
 		} else if (IS("MAIL")) {
 			if (b.in_mail) {
 				reply("503 5.5.1 Nested MAIL command");
@@ -210,6 +225,12 @@ bs_serve(struct postie_cfg *cfg, const struct opts *o)
 			if (*addr && !addr_is_valid(addr)) {
 				free(addr);
 				reply("553 5.1.7 Bad sender address syntax");
+				continue;
+			}
+			if (declared_size(arg) > MAX_SIZE) {
+				free(addr);
+				reply("552 5.3.4 Message size exceeds fixed limit of %lld bytes",
+				    MAX_SIZE);
 				continue;
 			}
 			b.sender = addr;

@@ -296,6 +296,7 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	m.env = &q.env;
 	e = message_read(&m, r, out);
 	res->dot_seen = m.dot_seen;
+	res->too_big = m.too_big;
 	if (e == PX_OK && o->need_dot && !m.dot_seen) {
 		e = PX_DATA;
 		m.errmsg = strdup("the input ended inside DATA");

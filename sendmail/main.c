@@ -400,7 +400,7 @@ verify_mode(struct postie_cfg *cfg, const struct opts *o)
 		return EX_CONFIG;
 	}
 	sl_init(&out);
-	e = rcpts_resolve(cfg, a->domain, &o->rcpts, &out, &err);
+	e = rcpts_resolve(cfg, a->domain, &o->rcpts, &out, 1, &err);
 	if (e != PX_OK) {
 		log_error("%s", err);
 		free(err);

@@ -135,12 +135,8 @@ complete(struct msgctx *m, struct hdr_block *h)
 	const char *const *set;
 	static const char *const plain[] = { "To", "Cc", "Bcc", NULL };
 	static const char *const resent[] = { "Resent-To", "Resent-Cc", "Resent-Bcc", NULL };
-	size_t i;
 
 	sl_init(&raw);
-	for (i = 0; i < o->rcpts.n; i++)
-		if (sl_add(&raw, o->rcpts.v[i]) == -1)
-			goto out;
 	if (o->extract) {
 		set = (hdr_count(h, "Resent-To") || hdr_count(h, "Resent-Cc") ||
 		    hdr_count(h, "Resent-Bcc")) ? resent : plain;
@@ -186,7 +182,10 @@ complete(struct msgctx *m, struct hdr_block *h)
 	if (e->sender == NULL)
 		goto out;
 
-	err = rcpts_resolve(m->cfg, m->acct->domain, &raw, &e->rcpts, &m->errmsg);
+	/* The command line's recipients must all be addresses; a header's garbage is skipped. */
+	err = rcpts_resolve(m->cfg, m->acct->domain, &o->rcpts, &e->rcpts, 1, &m->errmsg);
+	if (err == PX_OK)
+		err = rcpts_resolve(m->cfg, m->acct->domain, &raw, &e->rcpts, 0, &m->errmsg);
 	if (err != PX_OK)
 		goto out;
 	err = PX_SOFTWARE;
@@ -324,6 +323,13 @@ copy_body(struct msgctx *m, struct reader *r, const char *first, size_t firstlen
 				p++;
 				n--;
 			}
+		}
+		bi->bytes += n + 2;
+		if (m->o->max_size && bi->bytes > m->o->max_size) {
+			m->too_big = 1;
+			m->errmsg = strfmt("the message is larger than %lld bytes",
+			    (long long)m->o->max_size);
+			return PX_DATA;
 		}
 		if (n && memchr(p, '\0', n))
 			bi->nul = 1;

@@ -28,6 +28,7 @@ struct opts {
 	int	 dot_ends;	/* no -i: a lone "." ends input */
 	int	 need_dot;	/* -bs: input must end with the lone "." */
 	char	 delivery;	/* -od: 'i' now, 'b' background, 'q' queue only; 0: config */
+	long long max_size;	/* -bs: largest message taken, 0 = no limit */
 	int	 extract;	/* -t */
 	int	 verbose;	/* -v */
 	const char *conf;	/* -C */
@@ -91,6 +92,7 @@ struct msgctx {
 	struct envelope *env;
 	char	*errmsg;		/* one-line error on failure */
 	int	 dot_seen;		/* input ended with a lone "." line */
+	int	 too_big;		/* over o->max_size */
 };
 struct reader;
 /* Reads one message from r (up to end of input, or a lone "." with dot_ends). */
@@ -101,8 +103,9 @@ enum px_err message_read(struct msgctx *m, struct reader *r, FILE *out);
 int	 aliases_check(const char *file, char **err);
 
 /* recipients: split comma lists, expand aliases, qualify, dedupe. */
+/* strict: every comma-separated piece must be an address (argv); else garbage is skipped. */
 enum px_err rcpts_resolve(struct postie_cfg *cfg, const char *domain, const struct strlist *in,
-	    struct strlist *out, char **err);
+	    struct strlist *out, int strict, char **err);
 
 /* smtp.c */
 struct smtp_conn;
@@ -163,6 +166,7 @@ struct bodyinfo {
 	int	 nul;		/* a NUL byte */
 	int	 eightbit;	/* a byte over 127 */
 	off_t	 offset;	/* where the body starts in the spool file */
+	long long bytes;	/* body bytes read, line endings counted as two */
 };
 enum px_err copy_body(struct msgctx *m, struct reader *r, const char *first, size_t firstlen,
 	    int have_first, FILE *out, struct bodyinfo *bi);
@@ -173,6 +177,7 @@ struct submit_result {
 	int	 queued;	/* kept in the queue for a later try */
 	int	 dot_seen;	/* the input ended with a lone "." */
 	int	 loud;		/* queued for a reason the user must see */
+	int	 too_big;	/* refused: over the size limit */
 	char	*msg;		/* why, when not simply sent; malloc'd */
 	char	 id[64];
 };
