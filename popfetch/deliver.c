@@ -193,23 +193,53 @@ dotlock_stale(const char *path)
 	return time(NULL) - st.st_mtime > DOTLOCK_STALE;
 }
 
-/* Creates the dotlock, taking over a stale one; 0, or -1 with errno (EAGAIN: busy). */
+/*
+ * Creates the dotlock holding our pid, taking over a stale one; 0, or -1
+ * with errno (EAGAIN: busy).  The pid goes into a temporary file first,
+ * which is then linked to the lock name, so a dotlock of ours is never
+ * seen empty (a process killed between create and write would leave one
+ * that looks held for DOTLOCK_STALE).  The temporary name is the same for
+ * every popfetch: they hold the fcntl lock while they get here.
+ */
 static int
 dotlock_try(const char *path)
 {
-	char buf[32];
-	int fd, n;
+	char buf[32], *tmp;
+	int fd, n, r, saved;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd != -1) {
-		/* Our pid, as liblockfile writes it, so that a dead holder can be told. */
-		n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-		(void)!write(fd, buf, (size_t)n);
-		close(fd);
-		return 0;
-	}
-	if (errno != EEXIST)
+	if ((tmp = strfmt("%s.popfetch", path)) == NULL)
 		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		saved = errno;
+		free(tmp);
+		errno = saved;
+		return -1;
+	}
+	/* Our pid, as liblockfile writes it, so that a dead holder can be told. */
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	r = write_all(fd, buf, (size_t)n);
+	close(fd);
+	if (r == 0)
+		r = link(tmp, path);
+	saved = errno;
+	if (r == -1 && saved != EEXIST) {
+		/* No hard links here: create it directly. */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1) {
+			r = write_all(fd, buf, (size_t)n);
+			close(fd);
+		} else
+			saved = errno;
+	}
+	unlink(tmp);
+	free(tmp);
+	if (r == 0)
+		return 0;
+	if (saved != EEXIST) {
+		errno = saved;
+		return -1;
+	}
 	if (dotlock_stale(path)) {
 		log_event(LOG_WARNING, "removing stale lock %s", path);
 		unlink(path);

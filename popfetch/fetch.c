@@ -294,7 +294,6 @@ fetch_account(const struct pop3_account *a, const struct popts *o, struct poll_r
 	enum px_err e;
 	char *msg = NULL, b[32];
 	size_t i;
-	unsigned long ndele = 0;
 	int pop_started = 0;
 
 	memset(res, 0, sizeof *res);
@@ -325,25 +324,23 @@ fetch_account(const struct pop3_account *a, const struct popts *o, struct poll_r
 		log_error("%s: %s has no UIDL: with keep, every message is fetched again "
 		    "each time", a->name, a->net.host);
 	choose(&f, res);
+	if ((e = pop3_plan(&f.pop, 0, f.v, f.n, &msg)) != PX_OK) {
+		fail(&f, e, msg);
+		goto out;
+	}
 	/* Delivered by an earlier poll whose deletions did not happen. */
 	if (!f.keep && a->only_new && delete_done(&f, 0, f.n, 1) == -1)
 		goto out;
 	fetch_batches(&f);
 out:
 	if (pop_started) {
-		for (i = 0; i < f.n; i++)
-			if (f.v[i].deleted)
-				ndele++;
 		e = pop3_close(&f.pop, &msg);
-		if (e != PX_OK && ndele > 0 && f.conn_ok) {
-			fail(&f, e, strfmt("%s: QUIT was not answered, so the server may keep "
-			    "the messages it was to delete (the next poll deletes them)",
-			    a->net.host));
-			log_info("%s: %s", a->name, msg ? msg : "");
-		}
-		free(msg);
+		if (e != PX_OK && f.conn_ok)
+			fail(&f, e, msg);
+		else
+			free(msg);
 		/* Only QUIT's +OK makes deletions happen. */
-		res->ndeleted = f.pop.quit_reply == 1 ? ndele : 0;
+		res->ndeleted = f.pop.quit_reply == 1 ? f.pop.ndele_ok : 0;
 	}
 	for (i = 0; i < f.n; i++)
 		if (f.v[i].done) {
@@ -426,6 +423,12 @@ list_account(const struct pop3_account *a, const struct popts *o)
 	human(b, sizeof b, (unsigned long long)total);
 	printf("%s: %zu message%s, %s (%s)\n", a->name, n, n == 1 ? "" : "s", b,
 	    a->net.host);
+	if ((e = pop3_plan(&pop, 1, v, n, &msg)) != PX_OK) {
+		log_error("%s: %s", a->name, msg);
+		free(msg);
+		err = e;
+		n = 0;
+	}
 	for (i = 0; i < n && !pf_stop; i++) {
 		sb_reset(&top);
 		if ((e = pop3_top(&pop, v[i].num, top_sink, &top, &msg)) != PX_OK) {

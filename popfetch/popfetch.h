@@ -74,37 +74,76 @@ struct pop3_msg {
 	unsigned deleted:1;	/* DELE accepted */
 };
 
+#define POP3_QUEUE	1024	/* commands whose replies are owed, at most */
+#define POP3_AHEAD	64	/* RETR or TOP commands sent ahead, at most */
+
+enum pop3_kind { POP3_SIMPLE, POP3_CAPA, POP3_LIST, POP3_RETR, POP3_TOP, POP3_DELE };
+
+/* A command sent whose reply is not read yet, or one planned. */
+struct pop3_pending {
+	enum pop3_kind kind;
+	unsigned long num;
+	long long size;
+};
+
 struct pop3 {
 	CURL	*c;
 	const struct net_cfg *net;
 	char	*password;
 	struct net_trace t;
-	int	 quit_sent;	/* QUIT went out */
-	int	 quit_reply;	/* 1 +OK, -1 -ERR, 0 none seen */
-	pop3_sink sink;
-	void	*sink_arg;
-	struct sbuf line;	/* partial line of a listing */
-	struct sbuf reply;	/* status line of the reply to the last command */
+	curl_socket_t sock;
+	int	 open;		/* logged in */
+	int	 dead;		/* the connection is unusable: no more commands */
+	int	 pipelining;	/* the server offers PIPELINING */
+	int	 abortable;	/* in a RETR body: a second signal may cut it */
 	int	 uidl_ok;	/* the server answered UIDL */
-	int	 connected;	/* the session's connection was made */
-	int	 dropped;	/* it is gone: no further command may run */
-	int	 in_retr;	/* a RETR is running (a second signal may abort it) */
+	/* input */
+	char	*ibuf;
+	size_t	 ipos, ilen;
+	int	 bstate;	/* body parser state */
+	struct sbuf line;
+	struct sbuf reply;	/* status line of the last reply */
+	/* output: commands not yet sent */
+	struct sbuf out;
+	/* replies owed, oldest first (a ring) */
+	struct pop3_pending q[POP3_QUEUE];
+	size_t	 qhead, qlen;
+	size_t	 qget;		/* RETR and TOP among them */
+	long long qbytes;	/* their sizes */
+	/* RETR or TOP commands to send ahead */
+	struct pop3_pending *plan;
+	size_t	 nplan, plannext;
+	/* DELE results */
+	unsigned long ndele_ok;
+	char	*dele_err;	/* the first -ERR to a DELE */
+	enum px_err dele_class;
+	int	 quit_sent;
+	int	 quit_reply;	/* 1 +OK, -1 -ERR, 0 none */
 };
 
 enum px_err pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg);
 /* UIDL and LIST: fills *v (malloc'd array, caller frees with pop3_msgs_free). */
 enum px_err pop3_scan(struct pop3 *p, struct pop3_msg **v, size_t *nv, char **msg);
 void	 pop3_msgs_free(struct pop3_msg *v, size_t n);
-/* RETR num, body (dot-unstuffed, CRLF) to sink. */
+/*
+ * The messages about to be fetched (v[i].wanted), or with top set every
+ * message for TOP, in the order pop3_retr/pop3_top will ask for them: with
+ * PIPELINING their commands go out ahead.
+ */
+enum px_err pop3_plan(struct pop3 *p, int top, const struct pop3_msg *v, size_t n,
+	    char **msg);
+/* RETR num, body (dot-unstuffed, CRLF) to sink; PX_IOERR if the sink refused. */
 enum px_err pop3_retr(struct pop3 *p, unsigned long num, pop3_sink sink, void *arg,
 	    char **msg);
 /* TOP num 0: the header block to sink. */
 enum px_err pop3_top(struct pop3 *p, unsigned long num, pop3_sink sink, void *arg,
 	    char **msg);
+/* Sends DELE num; its reply is read later (a refusal is reported by pop3_close). */
 enum px_err pop3_dele(struct pop3 *p, unsigned long num, char **msg);
 /*
- * Sends QUIT (which commits the deletions) and frees everything.  Returns
- * PX_OK, or an error if the server refused QUIT after deletions.
+ * Reads every reply still owed, sends QUIT (which commits the deletions)
+ * and frees everything.  Returns PX_OK, or the first refused DELE, or a
+ * QUIT refused or unanswered.  quit_reply and ndele_ok stay readable.
  */
 enum px_err pop3_close(struct pop3 *p, char **msg);
 
@@ -169,6 +208,10 @@ enum px_err dest_commit(struct dest *d, char **msg);
 void	 dest_close(struct dest *d);
 /* 1 if the destination judges each message on its own (mda). */
 int	 dest_per_message(const struct dest *d);
+
+/* ---- curlio.c: until common/curlshim.c forwards curl_easy_send/recv ---- */
+CURLcode pf_curl_send(CURL *c, const void *buf, size_t n, size_t *sent);
+CURLcode pf_curl_recv(CURL *c, void *buf, size_t n, size_t *got);
 
 /* ---- uidl.c ---- */
 struct ustate {

@@ -64,25 +64,28 @@ fi
 rm -rf "$T/mail/alice" "$T/state" "$T/mbox"
 bulk_put alice 500 6000
 pf_conf "$T/conf"
-# kill_at N: start popfetch, kill -9 it once the mbox holds N messages.
-kill_at() {
+# kill_when COND: start popfetch, kill -9 it as soon as COND (a shell
+# condition) holds; false if it finished first.
+kill_when() {
 	local pid
 	"$POPFETCH" -C "$T/conf" &
 	pid=$!
-	while kill -0 "$pid" 2>/dev/null && [ "$(mbox_count "$T/mbox")" -lt "$1" ]; do :; done
+	while kill -0 "$pid" 2>/dev/null && ! eval "$1"; do :; done
 	if kill -9 "$pid" 2>/dev/null; then
 		wait "$pid" 2>/dev/null
-		note "killed at $(mbox_count "$T/mbox") in the mbox, $(pop3_count alice) on the server"
+		note "killed at $(mbox_count "$T/mbox") in the mbox, $(recorded) recorded, $(pop3_count alice) on the server"
 		return 0
 	fi
 	wait "$pid"
 	return 1
 }
-kill_at 100
+state=$T/state/postie/popfetch/inbox_alice@localhost.uidl
+recorded() { if [ -f "$state" ]; then grep -vc '^#' "$state"; else echo 0; fi; }
+kill_when '[ "$(mbox_count "$T/mbox")" -ge 100 ]'
 ok $? "kill -9 in the first batch (before anything is recorded)"
 is "$(pop3_count alice)" 500 "nothing deleted yet"
-kill_at 380
-ok $? "kill -9 again, later in the fetch"
+kill_when '[ "$(recorded)" -gt 0 ]'
+ok $? "kill -9 again, once a batch is recorded"
 before=$(mbox_count "$T/mbox")
 check "a rerun after kill -9" "$POPFETCH" -C "$T/conf"
 after=$(mbox_count "$T/mbox")
