@@ -145,8 +145,13 @@ fetch_one(struct fetch *f, struct pop3_msg *m, int *fatal)
 		/* Our own sink stopped the transfer, or the network failed. */
 		de = dest_error(f->dest, &dmsg);
 		dest_msg_abort(f->dest);
-		f->conn_ok = 0;
-		*fatal = 1;
+		f->conn_ok = !f->pop.dead;
+		/*
+		 * A -ERR to one RETR leaves the session usable: that message
+		 * stays on the server and the others go on.
+		 */
+		if (f->pop.dead || de != PX_OK)
+			*fatal = 1;
 		if (de != PX_OK) {
 			free(msg);
 			fail(f, de, dmsg);
@@ -178,7 +183,7 @@ delete_done(struct fetch *f, size_t from, size_t to, int seen_too)
 		if (f->v[i].deleted || !(f->v[i].done || (seen_too && f->v[i].seen)))
 			continue;
 		if ((e = pop3_dele(&f->pop, f->v[i].num, &msg)) != PX_OK) {
-			f->conn_ok = 0;
+			f->conn_ok = !f->pop.dead;
 			fail(f, e, msg);
 			return -1;
 		}

@@ -133,6 +133,15 @@ like "$(grep -c '^DELE 1' "$FAULT_SPOOL/log" 2>/dev/null; grep -c 'C: DELE' "$FA
 is "$(grep -c 'C: RETR' "$FAULT_SPOOL/log")" 1 "RETR only once over both polls"
 stop_server "$FAULT_PID"
 
+start_faultpop3 err-retr --message "$T/f1" --message "$T/f1" || bail_out "faultpop3"
+rm -rf "$T/state" "$T/fmbox"
+fconf "$T/f.conf" "$FAULT_PORT"
+check_status 69 "RETR refused: exit 69" "$POPFETCH" -C "$T/f.conf"
+is "$(grep -c 'C: RETR' "$FAULT_SPOOL/log")" 2 "a refused RETR does not stop the others"
+is "$(grep -c 'C: QUIT' "$FAULT_SPOOL/log")" 1 "the session ends with QUIT"
+ok "$([ ! -s "$FAULT_SPOOL/deleted" ]; echo $?)" "nothing deleted"
+stop_server "$FAULT_PID"
+
 start_faultpop3 err-dele --message "$T/f1" || bail_out "faultpop3"
 rm -rf "$T/state" "$T/fmbox"
 fconf "$T/f.conf" "$FAULT_PORT"
