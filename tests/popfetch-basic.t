@@ -73,6 +73,17 @@ unlike "$(cat "$T/last.err")" 'secret' "-v never shows the password (SASL)"
 like "$(cat "$T/last.err")" '> QUIT' "-v shows QUIT"
 is "$(mbox_count "$T/mbox")" 2 "fetched both messages"
 
+# ---- memory errors and leaks on a whole fetch, and on --list
+if command -v valgrind >/dev/null; then
+	rm -rf "$T/state" "$T/mbox"
+	vg() { valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 "$@"; }
+	check "valgrind: a fetch has no memory errors or leaks" vg "$POPFETCH" -C "$T/sasl.conf"
+	check "valgrind: --list has no memory errors or leaks" vg "$POPFETCH" -C "$T/sasl.conf" --list
+else
+	skip "valgrind" "not installed"
+	skip "valgrind --list" "not installed"
+fi
+
 # ---- faults from a scripted server (plain TCP on loopback)
 printf 'From: f@example.com\nSubject: fault\n\n%s\n' "$(head -c 3000 /dev/zero | tr '\0' 'z')" >"$T/f1"
 fconf() { # FILE PORT [lines]
