@@ -192,10 +192,11 @@ check-valgrind: all
 	mkdir -p $$vg/logs; \
 	cp tests/lib/valgrind-wrap $$vg/sendmail; cp tests/lib/valgrind-wrap $$vg/popfetch; \
 	mkdir -p $$vg/argv0; chmod 755 $$vg $$vg/sendmail $$vg/popfetch; chmod 1777 $$vg/logs $$vg/argv0; \
+	printf '%s\n' "POSTIE_REAL_SENDMAIL=$(CURDIR)/sendmail/sendmail" \
+		"POSTIE_REAL_POPFETCH=$(CURDIR)/popfetch/popfetch" \
+		"POSTIE_VALGRIND_LOGS=$$vg/logs" >$$vg/valgrind-wrap.conf; \
 	POSTIE_SENDMAIL=$$vg/sendmail POSTIE_POPFETCH=$$vg/popfetch \
-	POSTIE_REAL_SENDMAIL=$(CURDIR)/sendmail/sendmail POSTIE_REAL_POPFETCH=$(CURDIR)/popfetch/popfetch \
-	POSTIE_VALGRIND_LOGS=$$vg/logs POSTIE_CMD_TIMEOUT=$${POSTIE_CMD_TIMEOUT:-180} \
-		prove $(VG_TESTS); rc=$$?; \
+	POSTIE_CMD_TIMEOUT=$${POSTIE_CMD_TIMEOUT:-180} prove $(VG_TESTS); rc=$$?; \
 	runs=$$(ls $$vg/logs | wc -l); bad=$$(find $$vg/logs -type f -size +0 | sort); \
 	echo "check-valgrind: $$runs runs under valgrind"; \
 	for f in $$bad; do echo "check-valgrind: errors in $$f:"; sed 's/^/    /' $$f | head -n 80; done; \
