@@ -17,11 +17,10 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_JOBS    ?= 1
 FUZZ_DIR     := tests/fuzz
 FUZZ_BIN     := $(FUZZ_DIR)/bin
 FUZZ_TARGETS := header address rfc2047 mboxrd bs message
-# Flags for one run; -close_fd_mask=2 silences the targets that print sendmail's errors.
+# Flags for every run: an input taking 10 s or 2 GB is a finding too.
 FUZZ_RUNFLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_MAXLEN_header  := 16384
 FUZZ_MAXLEN_address := 4096
@@ -29,6 +28,7 @@ FUZZ_MAXLEN_rfc2047 := 4096
 FUZZ_MAXLEN_mboxrd  := 8192
 FUZZ_MAXLEN_bs      := 16384
 FUZZ_MAXLEN_message := 16384
+# sendmail prints its errors on stderr: close it (libFuzzer and sanitizer reports still show)
 FUZZ_QUIET_bs       := -close_fd_mask=2
 FUZZ_QUIET_message  := -close_fd_mask=2
 
@@ -68,7 +68,10 @@ FUZZ_DRV_SAN    ?= $(shell printf 'int main(void){return 0;}' | $(FUZZ_DRV_CC) $
 FUZZ_DRV_CFLAGS := -O1 -g $(FUZZ_WARN) $(FUZZ_DRV_SAN) $(FUZZ_INC) $(FUZZ_PKGFLAGS)
 FUZZ_DRV_LDFLAGS = $(FUZZ_DRV_SAN)
 
-$(FUZZ_BIN)/lf/%.o: %.c $(FUZZ_HDRS)
+fuzz-have-cc:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found: apt-get install clang libclang-rt-14-dev (or make fuzz FUZZ_CC=clang-NN)"; exit 1; }
+
+$(FUZZ_BIN)/lf/%.o: %.c $(FUZZ_HDRS) | fuzz-have-cc
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_LF_CFLAGS) -c -o $@ $<
 
@@ -205,4 +208,4 @@ check-valgrind: all
 	[ -n "$$bad" ] || rm -rf "$$vg"; \
 	exit $$rc
 
-.PHONY: fuzz fuzz-build fuzz-drivers fuzz-clean check-asan check-valgrind
+.PHONY: fuzz fuzz-build fuzz-drivers fuzz-clean fuzz-have-cc check-asan check-valgrind
