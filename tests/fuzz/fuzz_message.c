@@ -9,8 +9,8 @@
  *   flags: 0x01 -t  0x02 -i  0x04 -f SENDER  0x08 -a other  0x10 -F NAME
  *          0x20 argv recipients  0x40 --subject  0x80 --attach
  *   line:  SENDER \t NAME \t RECIPIENTS \t SUBJECT \n
- * Values with CR or LF in -f/-F are refused by main.c before this code
- * runs, so such inputs are skipped.  Checks, besides the stand-in's: the
+ * Values with CR or LF in -f, -F or a recipient are refused by main.c
+ * before this code runs, so such inputs are skipped.  Checks, besides the stand-in's: the
  * result is sent, queued or an error with a one-line message.
  */
 #include <string.h>
@@ -90,10 +90,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sl_add(&o.attach, fz_attach);
 		sl_add(&o.attach_type, "");
 	}
-	/* What main.c refuses before any of this runs. */
-	if (strpbrk(sender, "\r\n") || strpbrk(name, "\r\n") ||
-	    /* main.c lets a CR in an argv recipient through, and the error repeats it */
-	    strpbrk(rcpts, "\r") ||
+	/* What main.c refuses before any of this runs: line breaks in -f, -F, recipients. */
+	if (strpbrk(sender, "\r\n") || strpbrk(name, "\r\n") || strpbrk(rcpts, "\r\n") ||
 	    (o.rcpts.n == 0 && !o.extract))
 		goto out;
 
