@@ -16,6 +16,7 @@ struct tok {
 	struct sbuf raw;	/* as written (quotes kept) */
 	struct sbuf text;	/* unquoted */
 	int	 space_before;	/* white space or a comment came before it */
+	int	 broken;	/* an unterminated quoted string */
 };
 
 struct lexer {
@@ -119,6 +120,7 @@ tok_reset(struct tok *t)
 	sb_reset(&t->raw);
 	sb_reset(&t->text);
 	t->c = 0;
+	t->broken = 0;
 }
 
 /* Reads the next token into t. */
@@ -148,6 +150,8 @@ next_tok(struct lexer *lx, struct tok *t)
 		}
 		if (*lx->p == '"')
 			lx->p++;
+		else
+			t->broken = 1;	/* no closing quote: not an address */
 		sb_addc(&t->raw, '"');
 		return;
 	}
@@ -273,7 +277,7 @@ addr_parse_list(const char *str, struct addr_list *l)
 			s.has_comment = 1;
 		}
 		if (t.type == TOK_WORD || t.type == TOK_QUOTED) {
-			if (s.last_was_word)
+			if (s.last_was_word || t.broken)
 				s.adjacent = 1;
 			if (s.phrase.len)
 				sb_addc(&s.phrase, ' ');
@@ -393,11 +397,29 @@ addr_is_valid(const char *a)
 	return !quoted;
 }
 
+/* The last '@' outside quotes, or NULL. */
+static const char *
+last_at(const char *a)
+{
+	const char *p, *at = NULL;
+	int quoted = 0;
+
+	for (p = a; *p; p++) {
+		if (*p == '\\' && quoted && p[1])
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '@' && !quoted)
+			at = p;
+	}
+	return at;
+}
+
 /* The domain part of a, or NULL. */
 static const char *
 domain_of(const char *a)
 {
-	const char *at = strrchr(a, '@');
+	const char *at = last_at(a);
 
 	return at ? at + 1 : NULL;
 }
@@ -417,7 +439,7 @@ addr_is_local(const char *a)
 char *
 addr_local_part(const char *a)
 {
-	const char *at = strrchr(a, '@');
+	const char *at = last_at(a);
 
 	return at ? xstrndup(a, (size_t)(at - a)) : strdup(a);
 }

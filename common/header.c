@@ -69,8 +69,10 @@ insert_at(struct hdr_block *h, size_t pos, char *name, char *raw)
 	memmove(h->f + pos + 1, h->f + pos, (h->n - pos) * sizeof *h->f);
 	h->f[pos].name = name;
 	h->f[pos].raw = raw;
+	h->f[pos].rawlen = strlen(raw);
+	h->f[pos].rawcap = h->f[pos].rawlen + 1;
 	h->n++;
-	h->bytes += strlen(raw) + 2;
+	h->bytes += h->f[pos].rawlen + 2;
 	return 0;
 }
 
@@ -85,13 +87,23 @@ hdr_add_line(struct hdr_block *h, const char *line, size_t len)
 		if (h->n == 0)
 			return 1;
 		last = &h->f[h->n - 1];
-		nl = strlen(last->raw);
-		if ((raw = realloc(last->raw, nl + 2 + len + 1)) == NULL)
-			return -1;
+		nl = last->rawlen;
+		/* Grow geometrically: a field folded over many lines stays linear. */
+		if (nl + 2 + len + 1 > last->rawcap) {
+			size_t cap = last->rawcap * 2;
+
+			if (cap < nl + 2 + len + 1)
+				cap = nl + 2 + len + 1;
+			if ((raw = realloc(last->raw, cap)) == NULL)
+				return -1;
+			last->raw = raw;
+			last->rawcap = cap;
+		}
+		raw = last->raw;
 		memcpy(raw + nl, "\r\n", 2);
 		memcpy(raw + nl + 2, line, len);
 		raw[nl + 2 + len] = '\0';
-		last->raw = raw;
+		last->rawlen = nl + 2 + len;
 		h->bytes += len + 2;
 		return 0;
 	}
@@ -183,7 +195,7 @@ hdr_remove(struct hdr_block *h, const char *name)
 
 	for (i = j = 0; i < h->n; i++) {
 		if (strcasecmp(h->f[i].name, name) == 0) {
-			h->bytes -= strlen(h->f[i].raw) + 2;
+			h->bytes -= h->f[i].rawlen + 2;
 			free(h->f[i].name);
 			free(h->f[i].raw);
 			removed++;
@@ -219,9 +231,11 @@ hdr_set(struct hdr_block *h, const char *name, const char *value)
 		if ((raw = strfmt("%s: %s", h->f[i].name, value)) == NULL)
 			return -1;
 		h->bytes += strlen(raw);
-		h->bytes -= strlen(h->f[i].raw);
+		h->bytes -= h->f[i].rawlen;
 		free(h->f[i].raw);
 		h->f[i].raw = raw;
+		h->f[i].rawlen = strlen(raw);
+		h->f[i].rawcap = h->f[i].rawlen + 1;
 		return 0;
 	}
 	return hdr_append(h, name, value);
@@ -302,9 +316,11 @@ hdr_fold_long(struct hdr_block *h, size_t max)
 		if ((nraw = fold_raw(h->f[i].raw, strlen(h->f[i].name), max)) == NULL)
 			return -1;
 		h->bytes += strlen(nraw);
-		h->bytes -= strlen(h->f[i].raw);
+		h->bytes -= h->f[i].rawlen;
 		free(h->f[i].raw);
 		h->f[i].raw = nraw;
+		h->f[i].rawlen = strlen(nraw);
+		h->f[i].rawcap = h->f[i].rawlen + 1;
 		changed++;
 	}
 	return changed;

@@ -17,6 +17,8 @@
 struct hdr_field {
 	char	*name;		/* as written, without the colon */
 	char	*raw;		/* whole field, folded lines joined by CRLF, no final CRLF */
+	size_t	 rawlen;	/* strlen(raw) */
+	size_t	 rawcap;	/* bytes allocated for raw */
 };
 
 struct hdr_block {

@@ -52,6 +52,8 @@ static const struct {
 	{ "x <a b@c.org>", "x|ab@c.org" },
 	{ "Ünïcode Name <u@x.org>", "Ünïcode Name|u@x.org" },
 	{ "\r\n folded@x.org", "|folded@x.org" },
+	{ "\"abc@de", "" },
+	{ "\"unterminated <a@b.org>", "" },
 };
 
 static const struct {
@@ -62,6 +64,8 @@ static const struct {
 	{ "root@vm", "example.org", "root@example.org" },
 	{ "root@mail.example.com", "example.org", "root@mail.example.com" },
 	{ "u@[10.0.0.1]", "example.org", "u@[10.0.0.1]" },
+	{ "\"a@b\"", "example.org", "\"a@b\"@example.org" },
+	{ "\"a@b\"@x.org", "example.org", "\"a@b\"@x.org" },
 };
 
 static const struct {
