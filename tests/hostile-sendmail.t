@@ -228,6 +228,28 @@ no_long_lines "a body line of 1 MB" "$(last_msg)"
 body_is "a body line of 1 MB" "$(last_msg)" "$T/body"
 rss_below "a body line of 1 MB" $((32 * 1024))
 
+# A multipart body cannot be re-encoded as a whole: its long lines are broken,
+# and it must not get a Content-Transfer-Encoding other than 7bit/8bit/binary
+# (RFC 2045 6.4), however its Content-Type is folded.
+cat >"$T/mp.py" <<'EOF'
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.compat32)
+cte = (m.get("Content-Transfer-Encoding") or "none").strip().lower()
+parts = m.get_payload() if m.is_multipart() else []
+print("multipart=%s parts=%d cte=%s" % (m.is_multipart(), len(parts), cte))
+EOF
+for fold in 'Content-Type: multipart/mixed; boundary="b"' $'Content-Type:\n multipart/mixed; boundary="b"'; do
+	start
+	{ printf 'To: b@example.org\nMIME-Version: 1.0\n%s\n\n--b\nContent-Type: text/plain\n\n' "$fold"
+	  head -c 1500 /dev/zero | tr '\0' 'x'; printf '\n--b--\n'; } >"$T/in"
+	what="a multipart body with a 1500-octet line ($(printf '%s' "$fold" | tr '\n' ' ' | cut -c1-24)...)"
+	sm "$T/in" -t
+	delivered "$what"
+	no_long_lines "$what" "$(last_msg)"
+	is "$("$PY" "$T/mp.py" "$(last_msg)")" "multipart=True parts=1 cte=none" \
+		"$what: still one multipart, no encoding on it"
+done
+
 start
 { printf 'To: b@example.org\nSubject: '; head -c 1048576 /dev/zero | tr '\0' 'y'; printf '\n\nbody\n'; } >"$T/in"
 sm "$T/in" -t
