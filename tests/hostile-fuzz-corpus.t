@@ -31,7 +31,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}:halt_on_error=1:abort_
 run_driver() {
 	local name=$1 target=$2
 	shift 2
-	timeout -k 5 60 "$TOP/tests/fuzz/bin/drv/fuzz_$target" "$@" </dev/null >"$T/out" 2>&1
+	# in a subshell, so that bash's "Aborted" notice goes to the log too
+	(timeout -k 5 60 "$TOP/tests/fuzz/bin/drv/fuzz_$target" "$@") </dev/null >"$T/out" 2>&1
 	local rc=$?
 	if [ $rc = 0 ]; then
 		pass "$name"

@@ -63,7 +63,7 @@ fetch() {
 		if [ -s "$f" ]; then expect_of "$f" "$T/expect"; else : >"$T/expect"; fi
 		cmp_file "$T/split/$i" "$T/expect" "$name: message $i (${f##*/}) arrives byte for byte"
 	done
-	is "$(wc -l <"$FAULT_SPOOL/deleted" 2>/dev/null || echo 0)" $# "$name: the server deleted $# messages"
+	is "$(cat "$FAULT_SPOOL/deleted" 2>/dev/null | wc -l)" $# "$name: the server deleted $# messages"
 	stop_server "$FAULT_PID"
 }
 
