@@ -410,13 +410,30 @@ room(struct pop3 *p, char **msg)
 
 /* ---- the interface ---- */
 
+/*
+ * Watches the CAPA replies libcurl asks for while logging in (the last one
+ * counts: after STARTTLS the server may say more): PIPELINING decides
+ * whether we send commands ahead.  Saves a CAPA of our own.
+ */
+static void
+capa_hook(void *arg, int out, const char *line, size_t len)
+{
+	struct pop3 *p = arg;
+
+	if (out) {
+		if (len == 4 && strncasecmp(line, "CAPA", 4) == 0)
+			p->pipelining = 0;
+		return;
+	}
+	if (len == 10 && strncasecmp(line, "PIPELINING", 10) == 0)
+		p->pipelining = 1;
+}
+
 enum px_err
 pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 {
-	struct pop3_pending d;
 	char *err = NULL;
 	CURLcode rc;
-	int r;
 
 	*msg = NULL;
 	memset(p, 0, sizeof *p);
@@ -441,6 +458,8 @@ pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 	}
 	/* Greeting, STARTTLS, authentication: libcurl's, then the connection is ours. */
 	curl_easy_setopt(p->c, CURLOPT_CONNECT_ONLY, 1L);
+	p->t.hook = capa_hook;
+	p->t.hook_arg = p;
 	if ((rc = curl_easy_perform(p->c)) != CURLE_OK)
 		return net_classify(p->c, rc, n, &p->t, msg);
 	if (curl_easy_getinfo(p->c, CURLINFO_ACTIVESOCKET, &p->sock) != CURLE_OK ||
@@ -448,22 +467,10 @@ pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 		*msg = strfmt("%s: no connection after login", n->host);
 		return PX_SOFTWARE;
 	}
+	p->t.hook = NULL;
 	p->open = 1;
 	/* From here the dialogue is ours, and so is its -v trace. */
 	curl_easy_setopt(p->c, CURLOPT_VERBOSE, 0L);
-	/* What the server can do: PIPELINING decides whether we send ahead. */
-	if (queue_cmd(p, POP3_CAPA, 0, 0, "CAPA") == -1 || (r = read_status(p, &d, msg)) == -1)
-		return *msg ? PX_TEMPFAIL : (*msg = strdup("out of memory"), PX_SOFTWARE);
-	if (r == 1) {
-		for (;;) {
-			if (read_line(p, STATUS_MAX, msg) == -1)
-				return PX_TEMPFAIL;
-			if (p->line.len == 1 && p->line.s[0] == '.')
-				break;
-			if (strcasecmp(p->line.s, "PIPELINING") == 0)
-				p->pipelining = 1;
-		}
-	}
 	log_info("%s: %s", n->host, p->pipelining ? "pipelining" : "no pipelining");
 	return PX_OK;
 }

@@ -77,7 +77,7 @@ struct pop3_msg {
 #define POP3_QUEUE	1024	/* commands whose replies are owed, at most */
 #define POP3_AHEAD	64	/* RETR or TOP commands sent ahead, at most */
 
-enum pop3_kind { POP3_SIMPLE, POP3_CAPA, POP3_LIST, POP3_RETR, POP3_TOP, POP3_DELE };
+enum pop3_kind { POP3_SIMPLE, POP3_LIST, POP3_RETR, POP3_TOP, POP3_DELE };
 
 /* A command sent whose reply is not read yet, or one planned. */
 struct pop3_pending {
