@@ -129,6 +129,8 @@ next_tok(struct lexer *lx, struct tok *t)
 {
 	tok_reset(t);
 	t->space_before = skip_cfws(lx);
+	sb_addn(&t->raw, "", 0);	/* never NULL, even for "" */
+	sb_addn(&t->text, "", 0);
 	if (*lx->p == '\0') {
 		t->type = TOK_END;
 		return;
@@ -191,6 +193,7 @@ struct seq {
 	int	 adjacent;	/* two words with nothing but space between: not an addr-spec */
 	int	 last_was_word;
 	int	 has_comment;
+	int	 angle_done;	/* an angle-addr was taken: what follows is junk */
 	struct sbuf comment;
 };
 
@@ -206,7 +209,7 @@ seq_reset(struct seq *s)
 	sb_reset(&s->phrase);
 	sb_reset(&s->spec);
 	sb_reset(&s->comment);
-	s->nwords = s->adjacent = s->last_was_word = s->has_comment = 0;
+	s->nwords = s->adjacent = s->last_was_word = s->has_comment = s->angle_done = 0;
 }
 
 static void
@@ -241,13 +244,16 @@ read_angle(struct lexer *lx, struct tok *t, struct sbuf *out)
 }
 
 static int
-emit_spec(struct addr_list *l, struct seq *s, const char *name)
+emit_spec(struct addr_list *l, struct seq *s, const char *name, int *junk)
 {
-	if (s->spec.len == 0 || s->adjacent)
+	if (s->spec.len == 0 && s->phrase.len == 0)
 		return 0;
-	if (s->spec.s[0] == '@' || s->spec.s[s->spec.len - 1] == '@' ||
-	    !addr_is_valid(s->spec.s))
+	if (s->spec.len == 0 || s->adjacent || s->spec.s[0] == '@' ||
+	    s->spec.s[s->spec.len - 1] == '@' || !addr_is_valid(s->spec.s)) {
+		if (junk && !s->angle_done)
+			(*junk)++;
 		return 0;
+	}
 	if (list_add(l, name, s->spec.s) == -1)
 		return -1;
 	return 1;
@@ -255,6 +261,12 @@ emit_spec(struct addr_list *l, struct seq *s, const char *name)
 
 int
 addr_parse_list(const char *str, struct addr_list *l)
+{
+	return addr_parse_list_junk(str, l, NULL);
+}
+
+int
+addr_parse_list_junk(const char *str, struct addr_list *l, int *junk)
 {
 	struct lexer lx;
 	struct tok t;
@@ -295,6 +307,8 @@ addr_parse_list(const char *str, struct addr_list *l)
 			continue;
 		}
 		if (t.type == TOK_SPECIAL && t.c == '<') {
+			if (s.angle_done && junk)
+				(*junk)++;	/* a second angle-addr in one mailbox */
 			read_angle(&lx, &t, &angle);
 			if (angle.len > 0 && addr_is_valid(angle.s)) {
 				const char *name = s.phrase.len ? s.phrase.s :
@@ -302,10 +316,12 @@ addr_parse_list(const char *str, struct addr_list *l)
 				if (list_add(l, name, angle.s) == -1)
 					goto nomem;
 				added++;
-			}
+			} else if (junk)
+				(*junk)++;
 			/* Skip to the delimiter after the angle-addr. */
 			seq_reset(&s);
 			s.adjacent = 1;	/* anything before ',' is junk */
+			s.angle_done = 1;
 			continue;
 		}
 		if (t.type == TOK_SPECIAL && t.c == ':' && !in_group) {
@@ -314,7 +330,9 @@ addr_parse_list(const char *str, struct addr_list *l)
 			continue;
 		}
 		if (t.type == TOK_SPECIAL && (t.c == ',' || t.c == ';' || t.c == ':')) {
-			r = emit_spec(l, &s, s.has_comment ? s.comment.s : "");
+			if (s.angle_done && s.spec.len && junk)
+				(*junk)++;
+			r = emit_spec(l, &s, s.has_comment ? s.comment.s : "", junk);
 			if (r == -1)
 				goto nomem;
 			added += r;
@@ -324,7 +342,9 @@ addr_parse_list(const char *str, struct addr_list *l)
 			continue;
 		}
 		if (t.type == TOK_END) {
-			r = emit_spec(l, &s, s.has_comment ? s.comment.s : "");
+			if (s.angle_done && s.spec.len && junk)
+				(*junk)++;
+			r = emit_spec(l, &s, s.has_comment ? s.comment.s : "", junk);
 			if (r == -1)
 				goto nomem;
 			added += r;
@@ -332,6 +352,8 @@ addr_parse_list(const char *str, struct addr_list *l)
 		}
 		/* Anything else ('>', ']', stray specials): the mailbox is junk. */
 		s.adjacent = 1;
+		if (junk)
+			(*junk)++;
 	}
 	seq_free(&s);
 	sb_free(&t.raw);
@@ -351,22 +373,42 @@ nomem:
 char *
 addr_parse_one(const char *s)
 {
-	struct addr_list l;
-	char *r = NULL;
-	const char *p = s;
+	const char *p = s, *end;
+	char *inner, *colon;
 
 	while (*p == ' ' || *p == '\t')
 		p++;
-	if (strncmp(p, "<>", 2) == 0) {
-		for (p += 2; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
-			;
-		return *p ? NULL : strdup("");
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' ||
+	    end[-1] == '\n'))
+		end--;
+	if (end - p == 2 && p[0] == '<' && p[1] == '>')
+		return strdup("");
+	if (p < end && *p == '<') {
+		if (end[-1] != '>')
+			return NULL;
+		if ((inner = xstrndup(p + 1, (size_t)(end - p - 2))) == NULL)
+			return NULL;
+		/* An obsolete source route "@a,@b:" goes. */
+		if (inner[0] == '@' && (colon = strchr(inner, ':')) != NULL)
+			memmove(inner, colon + 1, strlen(colon + 1) + 1);
+	} else if ((inner = xstrndup(p, (size_t)(end - p))) == NULL)
+		return NULL;
+	if (*inner && addr_is_valid(inner))
+		return inner;
+	free(inner);
+	/* "Name <addr>": one mailbox and nothing else. */
+	{
+		struct addr_list l;
+		int junk = 0;
+		char *r = NULL;
+
+		addr_list_init(&l);
+		if (addr_parse_list_junk(s, &l, &junk) == 1 && junk == 0)
+			r = strdup(l.v[0].addr);
+		addr_list_free(&l);
+		return r;
 	}
-	addr_list_init(&l);
-	if (addr_parse_list(s, &l) == 1)
-		r = strdup(l.v[0].addr);
-	addr_list_free(&l);
-	return r;
 }
 
 int

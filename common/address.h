@@ -29,9 +29,12 @@ void	 addr_list_free(struct addr_list *l);
  */
 int	 addr_parse_list(const char *s, struct addr_list *l);
 
+/* As addr_parse_list; *junk counts the pieces that were not addresses. */
+int	 addr_parse_list_junk(const char *s, struct addr_list *l, int *junk);
+
 /*
- * The single address in s (angle-addr or addr-spec, "<>" gives ""), or
- * NULL if s is not one address.  Used for -f and Return-Path.
+ * The single address in s: "<addr>" or a bare addr-spec, "<>" gives "";
+ * NULL if s is anything else.  Used for -f and Return-Path.
  */
 char	*addr_parse_one(const char *s);
 

@@ -151,15 +151,13 @@ hdr_value(const struct hdr_field *f)
 	struct sbuf b;
 
 	sb_init(&b);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	/* Unfold: drop each CRLF, keep the white space after it. */
+	/* Unfold: drop each CRLF, keep the white space after it; then trim. */
 	for (; *p; p++) {
 		if (p[0] == '\r' && p[1] == '\n') {
 			p++;
 			continue;
 		}
-		if (sb_addc(&b, *p) == -1) {
+		if ((b.len > 0 || (*p != ' ' && *p != '\t')) && sb_addc(&b, *p) == -1) {
 			sb_free(&b);
 			return NULL;
 		}
@@ -258,18 +256,23 @@ fold_raw(const char *raw, size_t namelen, size_t max)
 {
 	struct sbuf b;
 	const char *line = raw, *eol, *cut, *p;
-	size_t len, min;
+	size_t len, min, room, extra;
 	int first = 1;
 
 	sb_init(&b);
 	for (;;) {
 		eol = strstr(line, "\r\n");
 		len = eol ? (size_t)(eol - line) : strlen(line);
-		/* Break this physical line until what is left fits. */
-		while (len > max) {
+		/*
+		 * Break this physical line until what is left fits; extra is 1
+		 * when a space we inserted starts the output line.
+		 */
+		extra = 0;
+		while (len + extra > max) {
+			room = max - extra;
 			min = first ? namelen + 2 : 1;
 			cut = NULL;
-			for (p = line + max; p > line + min; p--)
+			for (p = line + room; p > line + min; p--)
 				if (*p == ' ' || *p == '\t') {
 					cut = p;
 					break;
@@ -279,11 +282,13 @@ fold_raw(const char *raw, size_t namelen, size_t max)
 				sb_adds(&b, "\r\n");
 				len -= (size_t)(cut - line);
 				line = cut;
+				extra = 0;
 			} else {
-				sb_addn(&b, line, max);
+				sb_addn(&b, line, room);
 				sb_adds(&b, "\r\n ");
-				line += max;
-				len -= max;
+				line += room;
+				len -= room;
+				extra = 1;
 			}
 			first = 0;
 		}

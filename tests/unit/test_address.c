@@ -53,6 +53,7 @@ static const struct {
 	{ "Ünïcode Name <u@x.org>", "Ünïcode Name|u@x.org" },
 	{ "\r\n folded@x.org", "|folded@x.org" },
 	{ "\"abc@de", "" },
+	{ "\"\" <x@example.org>", "|x@example.org" },
 	{ "\"unterminated <a@b.org>", "" },
 };
 
@@ -78,6 +79,10 @@ static const struct {
 	{ "Name <a@x.org>", "a@x.org" },
 	{ "a@x.org, b@y.org", NULL },
 	{ "<> junk", NULL },
+	{ "a@example.org> <evil@example.net", NULL },
+	{ "<a@x.org> <b@y.org>", NULL },
+	{ "<a@x.org", NULL },
+	{ "<@route:a@x.org>", "a@x.org" },
 };
 
 static const struct {
