@@ -211,7 +211,7 @@ bad_piece(const char *list)
 {
 	const char *p = list, *start;
 	struct addr_list l;
-	int quoted, angle, paren;
+	int quoted, angle, paren, junk;
 	char *piece, *t;
 	size_t n;
 
@@ -240,8 +240,9 @@ bad_piece(const char *list)
 		t = trim(piece);
 		n = strlen(t);
 		addr_list_init(&l);
-		if (*t && addr_parse_list(t, &l) == 0 && !(n > 1 && t[n - 1] == ';' &&
-		    strchr(t, ':'))) {
+		junk = 0;
+		if (*t && (addr_parse_list_junk(t, &l, &junk) == 0 || junk) &&
+		    !(n > 1 && t[n - 1] == ';' && strchr(t, ':') && !junk)) {
 			addr_list_free(&l);
 			t = strdup(t);
 			free(piece);
