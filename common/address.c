@@ -432,8 +432,15 @@ addr_is_valid(const char *a)
 		}
 		if (!quoted && strchr(" <>(),;:\\", *p))
 			return 0;
-		/* One @, with a domain after it (a domain literal may hold ':'). */
+		/* One @, with a domain after it. */
 		if (!quoted && *p == '@' && (++ats > 1 || p[1] == '\0'))
+			return 0;
+		/* Brackets only as a whole domain literal: "@[...]" at the end. */
+		if (!quoted && *p == '[' && (p == (const unsigned char *)a || p[-1] != '@' ||
+		    strchr((const char *)p + 1, '[') || strchr((const char *)p, ']') !=
+		    a + strlen(a) - 1))
+			return 0;
+		if (!quoted && *p == ']' && (const char *)p != a + strlen(a) - 1)
 			return 0;
 	}
 	return !quoted;

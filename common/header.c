@@ -277,6 +277,10 @@ fold_raw(const char *raw, size_t namelen, size_t max)
 					cut = p;
 					break;
 				}
+			if (cut == NULL && first && room < namelen + 1) {
+				/* A name longer than a line: never split it. */
+				room = namelen + 1;
+			}
 			if (cut) {
 				sb_addn(&b, line, (size_t)(cut - line));
 				sb_adds(&b, "\r\n");

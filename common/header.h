@@ -66,7 +66,9 @@ int	 hdr_set(struct hdr_block *h, const char *name, const char *value);
 /*
  * Folds every physical line longer than max octets: before the last space
  * or tab that fits, or, in a line without one, by inserting CRLF and a
- * space.  Returns the number of fields changed, or -1 on memory.
+ * space.  A field name longer than a line is never split: its first line
+ * ends right after the colon.  Returns the number of fields changed, or -1
+ * on memory.
  */
 int	 hdr_fold_long(struct hdr_block *h, size_t max);
 

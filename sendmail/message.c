@@ -416,6 +416,11 @@ read_header(struct msgctx *m, struct reader *r, struct hdr_block *h, struct sbuf
 				return PX_DATA;
 			}
 		}
+		if (hdr_name_len(line->s, line->len) > SMTP_LINE_MAX - 2) {
+			m->errmsg = strfmt("header line %d: a field name longer than %d octets",
+			    lines, SMTP_LINE_MAX - 2);
+			return PX_DATA;
+		}
 		rv = add ? hdr_add_line(h, line->s, line->len) : 1;
 		if (rv == -1) {
 			m->errmsg = strdup("out of memory");

@@ -283,7 +283,8 @@ q_list(const char *dir, struct strlist *ids)
 	}
 	closedir(d);
 	/* Oldest first: ids start with the time in hex, fixed width until 2106. */
-	qsort(ids->v, ids->n, sizeof *ids->v, strcmp_p);
+	if (ids->n > 1)
+		qsort(ids->v, ids->n, sizeof *ids->v, strcmp_p);
 	return 0;
 }
 
