@@ -246,11 +246,12 @@ def cmd_report(args):
             p = line.rstrip("\n").split("\t")
             if len(p) >= 4:
                 vals.setdefault((p[0], p[1]), []).append(float(p[3]))
-    rows = []
+    rows, cpurows = [], []
     with open(rows_file) as f:
         for line in f:
             if line.strip():
-                rows.append(json.loads(line))
+                o = json.loads(line)
+                (cpurows if "cpu" in o else rows).append(o)
     with open(meta_file) as f:
         meta = json.load(f)
 
@@ -294,6 +295,27 @@ def cmd_report(args):
         out.append("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(row)))
     text = "\n".join(out)
 
+    # CPU time: the measured program (with its children) and the server
+    cpu = []
+    for c in cpurows:
+        for side, name in c["sides"]:
+            cv = vals.get(("cpu." + c["cpu"], side))
+            sv = vals.get(("srv." + c["cpu"], side))
+            if not cv:
+                continue
+            cpu.append([c["cpu"], name, "per " + c["per"], fmt(statistics.median(cv)),
+                        fmt(statistics.median(sv)) if sv else "-"])
+    chdr = ["#", "program", "", "client CPU ms", "server CPU ms"]
+    if cpu:
+        cw = [max(len(str(x[i])) for x in cpu + [chdr]) for i in range(len(chdr))]
+        ctext = ["CPU time (user+sys, medians; client = the program and its children, "
+                 "server = smtpd.py or all of Dovecot's processes):",
+                 "  ".join(h.ljust(cw[i]) for i, h in enumerate(chdr)),
+                 "  ".join("-" * cw[i] for i in range(len(chdr)))]
+        for row in cpu:
+            ctext.append("  ".join(str(c).ljust(cw[i]) for i, c in enumerate(row)))
+        text += "\n\n" + "\n".join(ctext)
+
     md = []
     md.append("<!-- written by tests/bench/run.sh on %s; do not edit -->" % meta["date"])
     md.append("")
@@ -306,6 +328,15 @@ def cmd_report(args):
     md.append("Medians of %s rounds (Postie and the peer alternately in each round, "
               "on the same loopback servers). Ratio = Postie / peer; lower is better "
               "except for messages per second." % meta["rounds_text"])
+    if cpu:
+        md.append("")
+        md.append("CPU time, user + sys, medians in milliseconds (client: the program with its "
+                  "children; server: smtpd.py, or all of Dovecot's processes):")
+        md.append("")
+        md.append("| # | program | | client CPU ms | server CPU ms |")
+        md.append("|---|---|---|---:|---:|")
+        for row in cpu:
+            md.append("| %s | %s | %s | %s | %s |" % tuple(row))
     md.append("")
     md.append("Machine: %s. %s" % (meta["machine"], meta.get("fs", "")))
     md.append("")

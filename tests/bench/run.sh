@@ -22,7 +22,7 @@ unset POSTIE_CONF
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	ROUNDS=${BENCH_ROUNDS:-2}
-	N1=10 SIZE2=$((5 << 20)) N3=50 N4=200 SIZE5=$((10 << 20)) A6=20 N6=20 N7=20
+	N1=10 SIZE2=$((5 << 20)) N3=30 N4=200 SIZE5=$((10 << 20)) A6=8 N6=25 N7=20
 	MD=${BENCH_MD:-$BENCH/results-quick.md}
 else
 	ROUNDS=${BENCH_ROUNDS:-5}
@@ -67,6 +67,8 @@ row() {
 	shift 7
 	local c cmds=()
 	for c in "$@"; do
+		c=${c//$SENDMAIL/./sendmail/sendmail}
+		c=${c//$POPFETCH/./popfetch/popfetch}
 		c=${c//$B/\$B}
 		c=${c//$TOP\//./}
 		cmds+=("$c")
@@ -79,14 +81,55 @@ print(json.dumps({"id": a[0], "key": a[1], "label": a[2], "unit": a[3], "kind": 
 		"$id" "$key" "$label" "$unit" "$kind" "$target" "$peer" "${cmds[@]}" >>"$ROWS"
 }
 
+# cpu_row ID PER SIDE=NAME...: a line of the CPU table (PER: "message" or "run")
+cpu_row() {
+	local id=$1 per=$2
+	shift 2
+	"$PY" -c '
+import json, sys
+a = sys.argv[1:]
+print(json.dumps({"cpu": a[0], "per": a[1], "sides": [x.split("=", 1) for x in a[2:]]}))' \
+		"$id" "$per" "$@" >>"$ROWS"
+}
+
 # measure LOG STDIN N CMD...: run CMD N times in a row; sets M_WALL M_USER
-# M_SYS (seconds, totals) and M_RSS (KB, largest). Dies if a run fails.
+# M_SYS (seconds, totals), M_RSS (KB, largest) and M_SRV (CPU seconds the
+# server used meanwhile: SRV=smtp or dovecot). Dies if a run fails.
 measure() {
-	local log=$1 in=$2 n=$3 out
+	local log=$1 in=$2 n=$3 out s0 s1
 	shift 3
+	s0=$(srv_ticks)
 	out=$("${BPY[@]}" run --n "$n" --stdin "$in" --log "$log" -- "$@") ||
 		die "$* (run $n times) failed; log: $log"
 	read -r _ M_WALL M_USER M_SYS M_RSS <<<"$out"
+	[ "$SRV" = dovecot ] && sleep 0.2	# let the master reap its pop3 processes
+	s1=$(srv_ticks)
+	M_SRV=$(calc "($s1 - $s0) / $CLK_TCK")
+}
+
+# srv_ticks: CPU time (clock ticks) used so far by the server SRV: smtpd.py,
+# or Dovecot with all its processes (the reaped ones through the master's
+# cutime/cstime; a process is counted by its parent only once it is gone).
+CLK_TCK=$(getconf CLK_TCK)
+SRV=none
+srv_ticks() {
+	local p f s=0 pids=()
+	case $SRV in
+	smtp) pids=("$SMTP_PID") ;;
+	dovecot) pids=("$DOVECOT_PID" $(_descendants "$DOVECOT_PID")) ;;
+	esac
+	for p in "${pids[@]}"; do
+		read -r -a f 2>/dev/null <"/proc/$p/stat" || continue
+		s=$((s + f[13] + f[14] + f[15] + f[16]))
+	done
+	echo "$s"
+}
+
+# cpu ID SIDE ROUND [DIVISOR]: record the client's and the server's CPU time
+# of the last measure (milliseconds, divided by DIVISOR: per message)
+cpu() {
+	record "cpu.$1" "$2" "$3" "$(calc "($M_USER + $M_SYS) * 1000 / ${4:-1}")"
+	record "srv.$1" "$2" "$3" "$(calc "$M_SRV * 1000 / ${4:-1}")"
 }
 
 # calc EXPR: floating point arithmetic (awk)
@@ -105,7 +148,7 @@ machine() {
 }
 
 versions() {
-	echo "Postie $("$SENDMAIL" --version 2>&1 | head -n 1) / $("$POPFETCH" --version 2>&1 | head -n 1) (git $(git -C "$TOP" describe --always --dirty 2>/dev/null))"
+	echo "Postie $("$SENDMAIL" --version 2>&1 | head -n 1) / $("$POPFETCH" --version 2>&1 | head -n 1) (git $GITREV)"
 	msmtp --version | head -n 1
 	mpop --version | head -n 1
 	fetchmail --version 2>&1 | grep -m1 '^This is fetchmail' || echo "fetchmail: not installed"
@@ -258,6 +301,7 @@ w1() {
 			measure "$B/log/w1.$side" "$msg" "$N1" "${cmd[@]}"
 			n=$(smtp_n)
 			[ "$n" = "$N1" ] || die "1: $side: the server received $n messages of $N1"
+			cpu 1 $side "$r" "$N1"
 			record 1a $side "$r" "$(calc "$M_WALL / $N1 * 1000")"
 			record 1b $side "$r" "$(calc "($M_USER + $M_SYS) / $N1 * 1000")"
 		done
@@ -268,6 +312,7 @@ w1() {
 	local c1 c2
 	c1="for i in \$(seq $N1); do $SENDMAIL -C $conf $RCPT <$msg; done"
 	c2="for i in \$(seq $N1); do msmtp -C $rc $RCPT <$msg; done"
+	cpu_row 1 message postie="sendmail ($N1 runs)" peer="msmtp ($N1 runs)"
 	row 1a 1a "sendmail: $N1 small messages, 1 process each, STARTTLS+AUTH: wall per message" ms ratio_le 0.25 msmtp \
 		"time sh -c '$c1'" "time sh -c '$c2'"
 	row 1b 1b "same: CPU (user+sys) per message" ms ratio_le 1 msmtp \
@@ -298,11 +343,13 @@ w2() {
 			[ "$n" = 1 ] || die "2: $side: the server received $n messages, want 1"
 			sz=$(stat -c %s "$SMTP_SPOOL"/*.msg)
 			[ "$sz" -ge "$want" ] || die "2: $side: the server received $sz bytes of $want"
+			cpu 2 $side "$r"
 			record 2a $side "$r" "$M_WALL"
 			record 2b $side "$r" "$(calc "$M_RSS / 1024")"
 		done
 	done
 	smtp_clear
+	cpu_row 2 run postie="sendmail, $((SIZE2 >> 20)) MB" peer="msmtp, $((SIZE2 >> 20)) MB"
 	row 2a 2a "sendmail: one $((SIZE2 >> 20)) MB message: wall" s ratio_le 1 msmtp \
 		"/usr/bin/time -f '%e %M' $SENDMAIL -C $conf $RCPT <$msg" \
 		"/usr/bin/time -f '%e %M' msmtp -C $rc $RCPT <$msg"
@@ -321,14 +368,20 @@ w3() {
 	sendmail_conf "$dead" "$down" "$q"
 	sendmail_conf "$live" "$SMTP_PORT" "$q"
 	msmtp_conf "$rc" "$SMTP_PORT"
+	# the queue is filled once (N3 sendmail runs against a closed port), then
+	# restored from a copy before each round
+	say "3. sendmail -q: queueing $N3 messages with the smarthost down"
+	smtp_clear
+	rm -rf "$q" "$q.snapshot"
+	measure "$B/log/w3.fill" "$msg" "$N3" "$SENDMAIL" -C "$dead" "$RCPT"
+	n=$("$SENDMAIL" -C "$dead" -bp | grep -c "$RCPT")
+	[ "$n" = "$N3" ] || die "3: $n messages queued, want $N3"
+	[ "$(smtp_n)" = 0 ] || die "3: messages reached the server while it was 'down'"
+	cp -a "$q" "$q.snapshot" || die "3: cannot copy the queue"
 	for r in $(seq "$ROUNDS3"); do
-		say "3. sendmail -q: queueing $N3 messages with the smarthost down, round $r/$ROUNDS3"
-		smtp_clear
 		rm -rf "$q"
-		measure "$B/log/w3.fill" "$msg" "$N3" "$SENDMAIL" -C "$dead" "$RCPT"
-		n=$("$SENDMAIL" -C "$dead" -bp | grep -c "$RCPT")
-		[ "$n" = "$N3" ] || die "3: $n messages queued, want $N3"
-		[ "$(smtp_n)" = 0 ] || die "3: messages reached the server while it was 'down'"
+		cp -a "$q.snapshot" "$q" || die "3: cannot restore the queue"
+		smtp_clear
 
 		say "3. sendmail -q: $N3 queued messages, round $r/$ROUNDS3: postie"
 		c0=$(lines "$SMTP_SPOOL/connections") a0=$(lines "$SMTP_SPOOL/auths")
@@ -336,6 +389,7 @@ w3() {
 		n=$(smtp_n)
 		[ "$n" = "$N3" ] || die "3: postie: the server received $n messages of $N3"
 		"$SENDMAIL" -C "$live" -bp | grep -q '^Mail queue is empty' || die "3: the queue is not empty after -q"
+		cpu 3 postie "$r" "$N3"
 		record 3a postie "$r" "$(calc "$N3 / $M_WALL")"
 		record 3b postie "$r" $(($(lines "$SMTP_SPOOL/connections") - c0))
 		record 3c postie "$r" $(($(lines "$SMTP_SPOOL/auths") - a0))
@@ -346,6 +400,7 @@ w3() {
 		measure "$B/log/w3.peer" "$msg" "$N3" msmtp -C "$rc" "$RCPT"
 		n=$(smtp_n)
 		[ "$n" = "$N3" ] || die "3: msmtp: the server received $n messages of $N3"
+		cpu 3 peer "$r" "$N3"
 		record 3a peer "$r" "$(calc "$N3 / $M_WALL")"
 		record 3b peer "$r" $(($(lines "$SMTP_SPOOL/connections") - c0))
 		record 3c peer "$r" $(($(lines "$SMTP_SPOOL/auths") - a0))
@@ -353,6 +408,7 @@ w3() {
 	smtp_clear
 	local fill="for i in \$(seq $N3); do $SENDMAIL -C $dead $RCPT <$msg; done"
 	local c2="time sh -c 'for i in \$(seq $N3); do msmtp -C $rc $RCPT <$msg; done'"
+	cpu_row 3 message postie="sendmail -q ($N3 messages)" peer="msmtp ($N3 runs)"
 	row 3a 3a "sendmail -q: $N3 queued messages, one account: throughput" msg/s ratio_ge 5 "msmtp x$N3" \
 		"$fill; time $SENDMAIL -C $live -q" "$c2"
 	row 3b 3b "same: SMTP connections" conn abs_eq 1 "msmtp x$N3" \
@@ -402,6 +458,7 @@ w4() {
 				[ "$n" = 1 ] || die "4: curl logged in $n times, want one connection"
 				;;
 			esac
+			cpu 4 $side "$r"
 			case $side in
 			postie) record 4a postie "$r" "$M_WALL"; record 4b postie "$r" "$M_WALL" ;;
 			peer) record 4a peer "$r" "$M_WALL" ;;
@@ -409,11 +466,12 @@ w4() {
 			esac
 		done
 	done
+	cpu_row 4 run postie="popfetch, $N4 x 4 KB" peer="mpop, $N4 x 4 KB" floor="curl, $N4 x 4 KB (no DELE)"
 	row 4a 4a "popfetch: $N4 messages of 4 KB into an mbox, delete mode: wall" s ratio_le 0.5 mpop \
 		"XDG_STATE_HOME=\$B/state /usr/bin/time -f '%e %M' $POPFETCH -C $conf -q" \
 		"/usr/bin/time -f '%e %M' mpop -C $rc -q -a"
 	row 4b 4b "same, against the floor: curl RETR 1..$N4 over one connection to /dev/null" s ratio_le 2 curl \
-		"/usr/bin/time -f '%e %M' ${curlcmd[*]}"
+		"/usr/bin/time -f '%e %M' ${curlcmd[*]:0:8} '%{exitcode}\n' ${curlcmd[*]:9}"
 }
 
 # ===================================================== 5. one 100 MB message
@@ -439,11 +497,13 @@ w5() {
 			fetched "$side" alice "$mbox" 1
 			sz=$(stat -c %s "$mbox")
 			[ "$sz" -ge "$want" ] || die "5: $side: the mbox holds $sz bytes, the message has $want"
+			cpu 5 $side "$r"
 			record 5a $side "$r" "$(calc "$M_RSS / 1024")"
 			record 5b $side "$r" "$M_WALL"
 		done
 	done
 	rm -f "$mbox"
+	cpu_row 5 run postie="popfetch, $((SIZE5 >> 20)) MB" peer="mpop, $((SIZE5 >> 20)) MB"
 	row 5a 5a "popfetch: one $((SIZE5 >> 20)) MB message: peak RSS" MB abs_le 8 mpop \
 		"XDG_STATE_HOME=\$B/state /usr/bin/time -f '%e %M' $POPFETCH -C $conf -q" \
 		"/usr/bin/time -f '%e %M' mpop -C $rc -q -a"
@@ -478,6 +538,7 @@ w6() {
 			peer) measure "$B/log/w6.peer" /dev/null 1 mpop -C "$rc" -q -a ;;
 			esac
 			for u in "${users[@]}"; do fetched "6: $side" "$u" "$B/w6/$u.mbox" "$N6"; done
+			cpu 6 $side "$r"
 			case $side in
 			postie) record 6a postie "$r" "$M_WALL"; record 6b postie "$r" "$M_WALL" ;;
 			seq) record 6a peer "$r" "$M_WALL" ;;
@@ -486,6 +547,7 @@ w6() {
 		done
 	done
 	rm -f "$B"/w6/*.mbox
+	cpu_row 6 run postie="popfetch, $A6 x $N6, max_parallel 4" seq="popfetch, max_parallel 1" peer="mpop -a"
 	row 6a 6a "popfetch: $A6 accounts x $N6 messages, one run (max_parallel default 4): wall" s ratio_le 0.4 \
 		"popfetch max_parallel=1" \
 		"XDG_STATE_HOME=\$B/state /usr/bin/time -f '%e %M' $POPFETCH -C $par -q" \
@@ -539,7 +601,17 @@ print(" ".join("%.6f" % statistics.median(v[k]) for k in sorted(v)))' "$j.raw" >
 
 # ================================================================== main
 
-[ -x "$SENDMAIL" ] || die "$SENDMAIL is not built (make)"
+# Benchmark copies of the binaries: others may rebuild the tree meanwhile.
+# (A build in progress: wait for it a little.)
+for p in sendmail/sendmail popfetch/popfetch; do
+	wait_for "[ -x '$TOP/$p' ]" 60 || die "$TOP/$p is not built (make)"
+done
+mkdir -p "$B/bin"
+cp "$TOP/sendmail/sendmail" "$TOP/popfetch/popfetch" "$B/bin/" || die "cannot copy the binaries"
+SENDMAIL=$B/bin/sendmail POPFETCH=$B/bin/popfetch
+"$SENDMAIL" --version >/dev/null && "$POPFETCH" --version >/dev/null || die "the copied binaries do not run (a build in progress?)"
+GITREV=$(git -C "$TOP" describe --always --dirty 2>/dev/null)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for p in msmtp mpop curl /usr/bin/time; do
 	command -v "$p" >/dev/null || die "$p is missing (make deps-bench installs msmtp mpop fetchmail hyperfine)"
 done
@@ -552,16 +624,17 @@ make_certs "$T/certs" || die "make_certs failed"
 if want 1 || want 2 || want 3 || want 7; then
 	start_smtpd "$B/smtp" --starttls --auth alice:secret --require-auth || die "cannot start smtpd.py"
 fi
+SRV=smtp
 want 1 && w1
 want 2 && w2
 want 3 && w3
 
 if want 4 || want 5 || want 6; then
-	[ -x "$POPFETCH" ] || die "$POPFETCH is not built (make)"
 	users=(alice:secret)
 	for i in $(seq "$A6"); do users+=("$(printf 'u%02d' "$i"):secret"); done
 	start_dovecot "${users[@]}" || die "cannot start dovecot"
 fi
+SRV=dovecot
 want 4 && w4
 want 5 && w5
 want 6 && w6
@@ -574,7 +647,7 @@ notes+=("Each round runs Postie, then the peer(s), on the same servers; the tabl
 notes+=("Workload 3 ran $ROUNDS3 round(s) (BENCH_QUEUE_ROUNDS); 1,000 msmtp processes take about two minutes.")
 notes+=("POP3: before every timed run the mailbox is refilled and listed once (untimed), so every client finds the same, indexed mailbox.")
 versions >"$B/versions.txt"
-"$PY" - "$B/meta.json" "$(machine)" "$ROUNDS" "$(df -T "$B" | awk 'NR == 2 { print $2 }')" "$B" "${notes[@]}" <<EOF || die "meta"
+"$PY" - "$B/meta.json" "$(machine)" "$ROUNDS" "$(df -T "$B" | awk 'NR == 2 { print $2 }'); load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end" "$B" "${notes[@]}" <<EOF || die "meta"
 import json, sys, datetime
 a = sys.argv[1:]
 versions = open("$B/versions.txt").read().splitlines()
