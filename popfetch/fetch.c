@@ -46,6 +46,7 @@ struct fetch {
 	int	 keep;
 	int	 conn_ok;	/* the session still holds our DELE marks */
 	enum px_err err;	/* first fatal error */
+	int	 aborted;	/* a second signal cut the message in hand */
 	/* progress */
 	unsigned long nwanted, ndone;
 	unsigned long long bytes;
@@ -122,8 +123,10 @@ retr_sink(void *arg, const char *p, size_t n)
 
 	f->bytes += n;
 	progress(f, 0);
-	if (pf_stop >= 2)
+	if (pf_stop >= 2) {
+		f->aborted = 1;
 		return 0;	/* stop now: the message is undone */
+	}
 	return dest_msg_data(f->dest, p, n) == 0 ? n : 0;
 }
 
@@ -152,7 +155,12 @@ fetch_one(struct fetch *f, struct pop3_msg *m, int *fatal)
 		 */
 		if (f->pop.dead || de != PX_OK)
 			*fatal = 1;
-		if (de != PX_OK) {
+		if (f->aborted || pf_stop >= 2) {
+			free(msg);
+			free(dmsg);
+			fail(f, PX_TEMPFAIL, strfmt("stopped by a second signal: message %lu "
+			    "stays on the server", m->num));
+		} else if (de != PX_OK) {
 			free(msg);
 			fail(f, de, dmsg);
 		} else {

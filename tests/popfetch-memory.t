@@ -24,6 +24,21 @@ size=$(stat -c %s "$big")
 sum=$(sha256sum <"$big")
 
 pf_conf "$T/conf" "port = $POP3S_PORT" 'tls = "tls"'
+
+# Two SIGINTs (^C ^C) in the middle of it: stop at once, undo the message.
+"$POPFETCH" -C "$T/conf" 2>"$T/int.err" &
+pid=$!
+while kill -0 "$pid" 2>/dev/null && [ "$(stat -c %s "$T/mbox" 2>/dev/null || echo 0)" -lt 2000000 ]; do :; done
+kill -INT "$pid"
+sleep 0.05
+kill -INT "$pid"
+t0=$(_now_us)
+wait "$pid"
+is "$?" 75 "a second SIGINT stops at once: exit 75"
+ok "$([ $(( $(_now_us) - t0 )) -lt 2000000 ]; echo $?)" "within moments, not after 200 MB"
+like "$(cat "$T/int.err")" 'stopped by a second signal: message 1 stays on the server' "says so"
+is "$(stat -c %s "$T/mbox")" 0 "the half message is taken out of the mbox"
+is "$(pop3_count alice)" 1 "and it stays on the server"
 check "fetch a 200 MB message" /usr/bin/time -v -o "$T/time" "$POPFETCH" -C "$T/conf"
 rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$T/time")
 note "peak RSS: ${rss} kB for a $size byte message"
