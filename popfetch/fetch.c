@@ -12,9 +12,11 @@
  *   4. QUIT, whose +OK commits the deletions.
  *
  * A kill at any point loses nothing: a message is deleted only after the
- * fsync that covers it and the state that records it.  At worst a message
- * whose fsync completed but whose UIDL was not yet recorded is delivered
- * twice.  A destination error undoes the message in hand and stops the
+ * fsync that covers it and the state that records it.  At worst the
+ * messages of the batch in hand, written but not yet recorded, are
+ * delivered again at the next poll; a batch ends after BATCH_MSGS
+ * messages, BATCH_BYTES bytes or BATCH_SECS seconds, which bounds that and
+ * costs three fsyncs per batch (destination, state file, its directory).  A destination error undoes the message in hand and stops the
  * poll; a network error stops it too, after the messages already written
  * are made durable and recorded (they are deleted at the next poll).
  */

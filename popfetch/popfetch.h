@@ -3,7 +3,8 @@
  *
  *   main.c      options, configuration, the account pool, the daemon loop
  *   fetch.c     one poll of one account: the safe fetch protocol, --list
- *   pop3.c      the POP3 session on one reused libcurl easy handle
+ *   pop3.c      the POP3 session: libcurl logs in, then pipelined commands
+ *   curlio.c    curl_easy_send/recv through the lazily loaded libcurl
  *   msgfilter.c wire bytes -> LF lines, mboxrd quoting, header capture
  *   deliver.c   destinations: mbox, Maildir, mda
  *   uidl.c      per-account state (UIDLs already fetched) and lock
