@@ -34,6 +34,8 @@ static struct {
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void	(*slist_free_all)(struct curl_slist *);
 	char	*(*version)(void);
+	CURLcode (*easy_send)(CURL *, const void *, size_t, size_t *);
+	CURLcode (*easy_recv)(CURL *, void *, size_t, size_t *);
 } c;
 
 #define SYM(field, name) do { \
@@ -67,6 +69,8 @@ load(void)
 	SYM(slist_append, "curl_slist_append");
 	SYM(slist_free_all, "curl_slist_free_all");
 	SYM(version, "curl_version");
+	SYM(easy_send, "curl_easy_send");
+	SYM(easy_recv, "curl_easy_recv");
 	if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
 		goto fail2;
@@ -173,4 +177,18 @@ char *
 curl_version(void)
 {
 	return load() == 0 ? c.version() : (char *)"libcurl (not loaded)";
+}
+
+CURLcode
+curl_easy_send(CURL *h, const void *buf, size_t n, size_t *sent)
+{
+	*sent = 0;
+	return load() == 0 ? c.easy_send(h, buf, n, sent) : CURLE_FAILED_INIT;
+}
+
+CURLcode
+curl_easy_recv(CURL *h, void *buf, size_t n, size_t *got)
+{
+	*got = 0;
+	return load() == 0 ? c.easy_recv(h, buf, n, got) : CURLE_FAILED_INIT;
 }

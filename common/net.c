@@ -197,8 +197,10 @@ login_options(enum net_proto proto, const char *auth)
 		return "AUTH=OAUTHBEARER";
 	if (strcmp(auth, "external") == 0)
 		return "AUTH=EXTERNAL";
-	if (strcmp(auth, "user") == 0)
-		return "AUTH=+LOGIN";
+	/*
+	 * "user": libcurl has no option to force USER/PASS; it uses them when
+	 * the server offers no SASL mechanism, so leave the choice to it.
+	 */
 	if (strcmp(auth, "apop") == 0)
 		return "AUTH=+APOP";
 	return NULL;

@@ -4,7 +4,7 @@
  * libcurl makes the connection and logs in (TLS or STARTTLS, certificate
  * checks, SASL, USER/PASS or APOP, the redacted -v trace: all of
  * common/net.c) with CURLOPT_CONNECT_ONLY; after that we speak POP3
- * ourselves over curl_easy_send() and curl_easy_recv() (see curlio.c), on libcurl's
+ * ourselves over curl_easy_send() and curl_easy_recv(), on libcurl's
  * connection and TLS session.  That lets us do what libcurl's one-command-
  * per-request POP3 cannot:
  *
@@ -91,7 +91,7 @@ fill(struct pop3 *p, char **msg)
 		return -1;
 	}
 	for (;;) {
-		rc = pf_curl_recv(p->c, p->ibuf, IBUF, &n);
+		rc = curl_easy_recv(p->c, p->ibuf, IBUF, &n);
 		if (rc == CURLE_OK && n > 0) {
 			p->ipos = 0;
 			p->ilen = n;
@@ -122,7 +122,7 @@ flush_out(struct pop3 *p, char **msg)
 			io_fail(p, msg, "the connection is gone");
 			return -1;
 		}
-		rc = pf_curl_send(p->c, p->out.s + off, p->out.len - off, &n);
+		rc = curl_easy_send(p->c, p->out.s + off, p->out.len - off, &n);
 		if (rc == CURLE_OK) {
 			off += n;
 			continue;

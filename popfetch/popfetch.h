@@ -4,7 +4,6 @@
  *   main.c      options, configuration, the account pool, the daemon loop
  *   fetch.c     one poll of one account: the safe fetch protocol, --list
  *   pop3.c      the POP3 session: libcurl logs in, then pipelined commands
- *   curlio.c    curl_easy_send/recv through the lazily loaded libcurl
  *   msgfilter.c wire bytes -> LF lines, mboxrd quoting, header capture
  *   deliver.c   destinations: mbox, Maildir, mda
  *   uidl.c      per-account state (UIDLs already fetched) and lock
@@ -210,9 +209,6 @@ void	 dest_close(struct dest *d);
 /* 1 if the destination judges each message on its own (mda). */
 int	 dest_per_message(const struct dest *d);
 
-/* ---- curlio.c: until common/curlshim.c forwards curl_easy_send/recv ---- */
-CURLcode pf_curl_send(CURL *c, const void *buf, size_t n, size_t *sent);
-CURLcode pf_curl_recv(CURL *c, void *buf, size_t n, size_t *got);
 
 /* ---- uidl.c ---- */
 struct ustate {
