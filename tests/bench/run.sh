@@ -50,6 +50,7 @@ say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 
 die() {
 	printf 'BENCH FAILED: %s\n' "$*" >&2
+	[ "${BENCH_KEEP:-0}" = 1 ] || printf '(BENCH_KEEP=1 keeps the work directory, its logs and configurations)\n' >&2
 	exit 1
 }
 
@@ -270,7 +271,7 @@ refill() {
 pop3_logins() { grep -c 'pop3-login: Info: Login: ' "$T/dovecot/dovecot.log"; }
 
 # messages in an mbox (the benchmark's bodies never hold a line "From ...")
-mbox_n() { grep -c '^From ' "$1" 2>/dev/null; }
+mbox_n() { if [ -f "$1" ]; then grep -c '^From ' "$1"; else echo 0; fi; }
 
 # fetched WHAT USER MBOX N: the mbox holds N messages and the server none
 fetched() {
