@@ -11,6 +11,7 @@
 # "BENCH FAILED: ...") when a program did not deliver or fetch everything.
 # See tests/bench/README.md.
 
+# shellcheck source=../lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 
 BENCH=$TOP/tests/bench
@@ -33,6 +34,7 @@ fi
 # 3 rounds unless told otherwise
 ROUNDS3=${BENCH_QUEUE_ROUNDS:-$((ROUNDS < 3 ? ROUNDS : 3))}
 ONLY=${BENCH_ONLY:-1 2 3 4 5 6 7}
+# shellcheck disable=SC2034 # read by lib.sh at exit
 [ "${BENCH_KEEP:-0}" = 1 ] && POSTIE_KEEP_TMP=1
 
 RESULTS=$B/results.tsv		# KEY SIDE ROUND VALUE
@@ -114,14 +116,14 @@ measure() {
 CLK_TCK=$(getconf CLK_TCK)
 SRV=none
 srv_ticks() {
-	local p f s=0 pids=()
+	local p st s=0 pids=()
 	case $SRV in
 	smtp) pids=("$SMTP_PID") ;;
-	dovecot) pids=("$DOVECOT_PID" $(_descendants "$DOVECOT_PID")) ;;
+	dovecot) pids=("$DOVECOT_PID"); mapfile -t -O 1 pids < <(_descendants "$DOVECOT_PID") ;;
 	esac
 	for p in "${pids[@]}"; do
-		read -r -a f 2>/dev/null <"/proc/$p/stat" || continue
-		s=$((s + f[13] + f[14] + f[15] + f[16]))
+		read -r -a st 2>/dev/null <"/proc/$p/stat" || continue
+		s=$((s + st[13] + st[14] + st[15] + st[16]))
 	done
 	echo "$s"
 }
@@ -569,7 +571,7 @@ w7() {
 	for r in $(seq "$ROUNDS"); do
 		say "7. startup: /bin/true, sendmail -bp, popfetch --help, round $r/$ROUNDS"
 		j=$B/log/w7.$r.json
-		if command -v hyperfine >/dev/null; then
+		if [ -z "${BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
 			hyperfine -N --warmup 10 --runs "$N7" --export-json "$j" --style none \
 				/bin/true "$c1" "$c2" >"$B/log/w7.$r.out" 2>&1 ||
 				die "7: hyperfine failed: $(tail -n 5 "$B/log/w7.$r.out")"
@@ -595,7 +597,7 @@ print(" ".join("%.6f" % statistics.median(v[k]) for k in sorted(v)))' "$j.raw" >
 		record 7b peer "$r" "$t0"
 	done
 	local how="hyperfine -N --warmup 10 --runs $N7 /bin/true '$c1' '$c2'"
-	command -v hyperfine >/dev/null || how="bench.py interleave --n $N7 -- /bin/true ::: $c1 ::: $c2 (median)"
+	[ -z "${BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null || how="bench.py interleave --n $N7 -- /bin/true ::: $c1 ::: $c2 (median)"
 	row 7a 7a "startup: sendmail -bp, empty queue" ms ratio_le 2 /bin/true "$how"
 	row 7b 7b "startup: popfetch --help" ms ratio_le 2 /bin/true "$how"
 }
