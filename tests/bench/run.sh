@@ -612,7 +612,7 @@ done
 mkdir -p "$B/bin"
 cp "$TOP/sendmail/sendmail" "$TOP/popfetch/popfetch" "$B/bin/" || die "cannot copy the binaries"
 SENDMAIL=$B/bin/sendmail POPFETCH=$B/bin/popfetch
-"$SENDMAIL" --version >/dev/null && "$POPFETCH" --version >/dev/null || die "the copied binaries do not run (a build in progress?)"
+{ "$SENDMAIL" --version && "$POPFETCH" --version; } >/dev/null || die "the copied binaries do not run (a build in progress?)"
 GITREV=$(git -C "$TOP" describe --always --dirty 2>/dev/null)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for p in msmtp mpop curl /usr/bin/time; do
@@ -663,5 +663,5 @@ echo "Postie benchmark ($([ "$QUICK" = 1 ] && echo 'BENCH_QUICK=1, ')$ROUNDS rou
 echo
 "${BPY[@]}" report "$RESULTS" "$ROWS" "$B/meta.json" "$MD" || die "report"
 echo
-echo "Markdown table: ${MD#$TOP/}"
+echo "Markdown table: ${MD#"$TOP"/}"
 exit 0
