@@ -142,9 +142,11 @@ ASAN_LDFLAGS ?= -fsanitize=address,undefined
 # Reports go to files (one per process, ASAN_DIR/sanitizer-logs/) so that a
 # finding in a process no test watches (a daemon, a background runner) is not
 # lost, and the tests' stderr checks see only what the programs print; every
-# finding also aborts the process.  Any report fails check-asan.
+# finding also aborts the process.  Any report fails check-asan.  Tests can
+# tell from POSTIE_SANITIZER=asan that RSS is not the program's own and that
+# valgrind cannot run these binaries.
 ASAN_LOGS     = $(CURDIR)/$(ASAN_DIR)/sanitizer-logs
-ASAN_ENV      = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:log_path=$(ASAN_LOGS)/asan \
+ASAN_ENV      = POSTIE_SANITIZER=asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:log_path=$(ASAN_LOGS)/asan \
 	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$(ASAN_LOGS)/ubsan
 # Scripts to leave out under ASan (none so far); e.g. ASAN_SKIP=tests/bench.t
 ASAN_SKIP    ?=
@@ -188,7 +190,8 @@ check-asan:
 VG_TESTS ?= $(sort $(wildcard tests/*.t))
 
 # The wrappers live in a temp dir as VGDIR/sendmail and VGDIR/popfetch; every run
-# writes VGDIR/logs/vg.PID.log, and any error found (non-empty log) fails.
+# writes VGDIR/logs/vg.PID.log, and any error found (non-empty log) fails.  Tests
+# see POSTIE_SANITIZER=valgrind (RSS and timings are valgrind's, not the program's).
 check-valgrind: all
 	@command -v valgrind >/dev/null || { echo "check-valgrind: valgrind not installed"; exit 1; }
 	@vg=$$(mktemp -d "$${TMPDIR:-/tmp}/postie-vg.XXXXXX") || exit 1; \
@@ -198,7 +201,7 @@ check-valgrind: all
 	printf '%s\n' "POSTIE_REAL_SENDMAIL=$(CURDIR)/sendmail/sendmail" \
 		"POSTIE_REAL_POPFETCH=$(CURDIR)/popfetch/popfetch" \
 		"POSTIE_VALGRIND_LOGS=$$vg/logs" >$$vg/valgrind-wrap.conf; \
-	POSTIE_SENDMAIL=$$vg/sendmail POSTIE_POPFETCH=$$vg/popfetch \
+	POSTIE_SENDMAIL=$$vg/sendmail POSTIE_POPFETCH=$$vg/popfetch POSTIE_SANITIZER=valgrind \
 	POSTIE_CMD_TIMEOUT=$${POSTIE_CMD_TIMEOUT:-180} prove $(VG_TESTS); rc=$$?; \
 	runs=$$(ls $$vg/logs | wc -l); bad=$$(find $$vg/logs -type f -size +0 | sort); \
 	echo "check-valgrind: $$runs runs under valgrind"; \

@@ -15,9 +15,9 @@
 command -v /usr/bin/time >/dev/null || skip_all "/usr/bin/time not installed (Debian package time)"
 
 KIND=plain
-if [ "$(head -c 4 "$POPFETCH" 2>/dev/null)" != $'\x7fELF' ]; then
+if [ "${POSTIE_SANITIZER:-}" = valgrind ] || [ "$(head -c 4 "$POPFETCH" 2>/dev/null)" != $'\x7fELF' ]; then
 	KIND=wrapped
-elif ldd "$POPFETCH" 2>/dev/null | grep -q 'libasan\|libclang_rt.asan'; then
+elif [ "${POSTIE_SANITIZER:-}" = asan ] || ldd "$POPFETCH" 2>/dev/null | grep -q 'libasan\|libclang_rt.asan'; then
 	KIND=asan
 fi
 

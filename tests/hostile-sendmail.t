@@ -36,9 +36,9 @@ chmod 600 "$CONF"
 
 # How sendmail is run: a plain binary, ASan, or a wrapper (valgrind).
 KIND=plain
-if [ "$(head -c 4 "$SENDMAIL" 2>/dev/null)" != $'\x7fELF' ]; then
+if [ "${POSTIE_SANITIZER:-}" = valgrind ] || [ "$(head -c 4 "$SENDMAIL" 2>/dev/null)" != $'\x7fELF' ]; then
 	KIND=wrapped
-elif ldd "$SENDMAIL" 2>/dev/null | grep -q 'libasan\|libclang_rt.asan'; then
+elif [ "${POSTIE_SANITIZER:-}" = asan ] || ldd "$SENDMAIL" 2>/dev/null | grep -q 'libasan\|libclang_rt.asan'; then
 	KIND=asan
 fi
 note "sendmail: $SENDMAIL ($KIND)"
