@@ -106,6 +106,7 @@ install-units:
 	done
 
 uninstall:
+	for u in etc/*.service etc/*.timer; do rm -f $(DESTDIR)$(UNITDIR)/$${u#etc/}; done
 	rm -f $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/popfetch \
 		$(DESTDIR)$(BINDIR)/mailq $(DESTDIR)$(BINDIR)/newaliases $(DESTDIR)$(LIBDIR)/sendmail \
 		$(DESTDIR)$(MANDIR)/man8/sendmail.8 $(DESTDIR)$(MANDIR)/man1/popfetch.1 \

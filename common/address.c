@@ -414,7 +414,7 @@ addr_parse_one(const char *s)
 int
 addr_is_valid(const char *a)
 {
-	int quoted = 0, ats = 0;
+	int quoted = 0, ats = 0, literal = 0;
 	const unsigned char *p = (const unsigned char *)a;
 
 	if (*p == '\0' || *p == '@')
@@ -436,14 +436,15 @@ addr_is_valid(const char *a)
 		if (!quoted && *p == '@' && (++ats > 1 || p[1] == '\0'))
 			return 0;
 		/* Brackets only as a whole domain literal: "@[...]" at the end. */
-		if (!quoted && *p == '[' && (p == (const unsigned char *)a || p[-1] != '@' ||
-		    strchr((const char *)p + 1, '[') || strchr((const char *)p, ']') !=
-		    a + strlen(a) - 1))
-			return 0;
-		if (!quoted && *p == ']' && (const char *)p != a + strlen(a) - 1)
+		if (!quoted && *p == '[') {
+			if (literal || p == (const unsigned char *)a || p[-1] != '@')
+				return 0;
+			literal = 1;
+		}
+		if (!quoted && *p == ']' && (!literal || p[1] != '\0'))
 			return 0;
 	}
-	return !quoted;
+	return !quoted && (!literal || a[strlen(a) - 1] == ']');
 }
 
 /* The last '@' outside quotes, or NULL. */

@@ -290,6 +290,7 @@ load_pop3(struct postie_cfg *cf, cfg_t *top, cfg_t *sec, struct pop3_account *a,
 	}
 	if (optstr(sec, "maildir")) {
 		a->dest = DEST_MAILDIR;
+		free(a->dest_path);
 		a->dest_path = util_expand_tilde(optstr(sec, "maildir"));
 		ndest++;
 	}

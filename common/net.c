@@ -293,7 +293,9 @@ net_classify(CURL *c, CURLcode rc, const struct net_cfg *n, struct net_trace *t,
 	case CURLE_OK:
 		return PX_OK;
 	case CURLE_LOGIN_DENIED:
-		if (code >= 400 && code < 500) {
+		/* RFC 2449/3206 response codes that mean "not now", not "wrong password". */
+		if ((code >= 400 && code < 500) || (reply && (strstr(reply, "[IN-USE]") ||
+		    strstr(reply, "[LOGIN-DELAY]") || strstr(reply, "[SYS/TEMP]")))) {
 			*msg = strfmt("%s: authentication failed temporarily: %s", n->host,
 			    reply ? reply : why);
 			return PX_TEMPFAIL;

@@ -432,7 +432,8 @@ run_daemon(const struct popts *o, char **names, int nnames, struct loaded *l)
 	log_event(LOG_INFO, "stopped");
 	free(next);
 	free(due);
-	return EX_OK;
+	/* A second signal cut a message short: it stays on the server, say so. */
+	return pf_stop >= 2 ? EX_TEMPFAIL : EX_OK;
 }
 
 /* ---- main ---- */

@@ -447,7 +447,9 @@ pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 		*msg = strdup("cannot initialise libcurl");
 		return PX_SOFTWARE;
 	}
-	p->password = conf_password(n, &err);
+	/* The password is needed only for a login (and its command only then runs). */
+	if (n->user && strcmp(n->auth, "none") != 0)
+		p->password = conf_password(n, &err);
 	if (err) {
 		*msg = err;
 		return PX_CONFIG;

@@ -51,13 +51,15 @@ static const char help_text[] =
 "  -q[time]       send queued mail now, or every time (e.g. -q5m) in the foreground\n"
 "  -qI id, -qR recipient, -qS sender   only entries matching the substring\n"
 "\n"
+"  -odi, -odb, -odq  deliver now (foreground), in the background, or queue only\n"
+"\n"
 "Accepted and ignored for compatibility:\n"
 "  -B type, -N dsn, -R ret, -V envid, -X file, -L tag, -h hops, -O option=value,\n"
-"  -o* (except -oi), -n, -m, -G, -U, -A*, -d*\n"
+"  -o* (other than -oi and -od*), -n, -m, -G, -U, -A*, -d*\n"
 "\n"
-"Exit status: 0 sent or queued, 64 usage, 65 data error, 67 all recipients\n"
-"refused, 69 refused, 75 temporary failure (queue = \"never\"), 77 login refused,\n"
-"78 configuration error.\n";
+"Exit status: 0 sent or queued, 64 usage, 65 data error, 66 attachment unreadable,\n"
+"67 all recipients refused, 69 refused, 73 queue directory unusable, 75 temporary\n"
+"failure (queue = \"never\"), 77 login refused, 78 configuration error.\n";
 
 static int
 usage(const char *why)

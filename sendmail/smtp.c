@@ -115,7 +115,7 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 	if (path == NULL || net_setup(s->c, NET_SMTP, &a->net, s->password, path, &s->t,
 	    &err) == -1) {
 		s->setup_err = PX_CONFIG;
-		s->setup_msg = strfmt("account \"%s\": %s", a->name, err ? err : "out of memory");
+		s->setup_msg = strdup(err ? err : "out of memory");
 	}
 	free(err);
 	free(path);

@@ -296,8 +296,12 @@ if [ -x /usr/bin/time ]; then
 	M=$T/s/$(printf %04d "$N")
 	smtp_wait "$T/s" "$N" 60 || fail "200 MB message: delivered"
 	rss=$(tail -n 1 "$T/rss")
-	[ "${rss:-999999}" -lt 32768 ] && pass "200 MB message: peak RSS ${rss} KB < 32 MB" ||
-		fail "200 MB message: peak RSS under 32 MB" "got ${rss:-?} KB"
+	if ! plain_binaries; then
+		skip "200 MB message: peak RSS" "a sanitizer or wrapper measures its own memory"
+	else
+		[ "${rss:-999999}" -lt 32768 ] && pass "200 MB message: peak RSS ${rss} KB < 32 MB" ||
+			fail "200 MB message: peak RSS under 32 MB" "got ${rss:-?} KB"
+	fi
 	is "$(stat -c %s "$M.msg" 2>/dev/null)" "$wantsize" "200 MB message: size"
 	is "$("$PY" "$T/mime.py" bodysha "$M.msg")" "$wantsha" "200 MB message: body arrives byte-exact (sha256)"
 	is "$(head -n 5 "$M.msg" | tr -d '\r')" "$(printf '%s\n' "${HDR[@]}")" "200 MB message: header unchanged"

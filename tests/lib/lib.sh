@@ -11,8 +11,9 @@ if [ -n "${_POSTIE_LIB_LOADED:-}" ]; then return 0; fi
 _POSTIE_LIB_LOADED=1
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-SENDMAIL=$TOP/sendmail/sendmail
-POPFETCH=$TOP/popfetch/popfetch
+# make check-valgrind points these at wrappers; make check-asan sets POSTIE_SANITIZER.
+SENDMAIL=${POSTIE_SENDMAIL:-$TOP/sendmail/sendmail}
+POPFETCH=${POSTIE_POPFETCH:-$TOP/popfetch/popfetch}
 PY=/usr/bin/python3			# Debian's python, the one with aiosmtpd
 POSTIE_CMD_TIMEOUT=${POSTIE_CMD_TIMEOUT:-60}
 export TOP SENDMAIL POPFETCH
@@ -30,6 +31,12 @@ _TAP_DONE=			# done_testing called
 _POSTIE_PIDS=()			# servers to stop at exit (python servers, dovecot watchdog)
 _POSTIE_DOVECOT_PID=		# dovecot master
 _POSTIE_SEQ=0
+
+# plain_binaries: true when the programs run as built, with no sanitizer or
+# valgrind around them, so that their memory and speed can be measured.
+plain_binaries() {
+	[ -z "${POSTIE_SANITIZER:-}" ] && [ -z "${POSTIE_SENDMAIL:-}" ] && [ -z "${POSTIE_POPFETCH:-}" ]
+}
 
 # ---------------------------------------------------------------- TAP output
 
