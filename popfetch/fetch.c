@@ -49,6 +49,8 @@ struct fetch {
 	int	 conn_ok;	/* the session still holds our DELE marks */
 	enum px_err err;	/* first fatal error */
 	int	 aborted;	/* a second signal cut the message in hand */
+	unsigned long long cur, cur_limit;	/* bytes of the message in hand, and the most allowed */
+	int	 overflow;	/* the server sent far more than LIST said */
 	/* progress */
 	unsigned long nwanted, ndone;
 	unsigned long long bytes;
@@ -124,7 +126,13 @@ retr_sink(void *arg, const char *p, size_t n)
 	struct fetch *f = arg;
 
 	f->bytes += n;
+	f->cur += n;
 	progress(f, 0);
+	if (f->cur > f->cur_limit) {
+		/* A body that never ends must not fill the disk. */
+		f->overflow = 1;
+		return 0;
+	}
 	if (pf_stop >= 2) {
 		f->aborted = 1;
 		return 0;	/* stop now: the message is undone */
@@ -145,7 +153,20 @@ fetch_one(struct fetch *f, struct pop3_msg *m, int *fatal)
 		*fatal = 1;
 		return -1;
 	}
+	/* LIST's size is in CRLF lines; LF lines are smaller.  Twice it, and 1 MB, is plenty. */
+	f->cur = 0;
+	f->overflow = 0;
+	f->cur_limit = (m->size > 0 ? 2ULL * (unsigned long long)m->size : 0) + 1024 * 1024;
 	e = pop3_retr(&f->pop, m->num, retr_sink, f, &msg);
+	if (e != PX_OK && f->overflow) {
+		dest_msg_abort(f->dest);
+		free(msg);
+		*fatal = 1;
+		fail(f, PX_TEMPFAIL, strfmt("%s: message %lu: the server sent more than twice the "
+		    "%lld bytes LIST announced; it stays on the server", f->a->net.host, m->num,
+		    m->size));
+		return -1;
+	}
 	if (e != PX_OK) {
 		/* Our own sink stopped the transfer, or the network failed. */
 		de = dest_error(f->dest, &dmsg);
