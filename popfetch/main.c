@@ -230,6 +230,11 @@ poll_accounts(struct pop3_account **v, size_t n, int max_parallel, const struct 
 		log_error("out of memory");
 		return PX_SOFTWARE;
 	}
+	/* Load and initialise libcurl once, here, rather than once in every child. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		free(pids);
+		return PX_SOFTWARE;
+	}
 	while (running > 0 || (next < n && !pf_stop)) {
 		while (running < (size_t)max_parallel && next < n && !pf_stop) {
 			if ((pid = spawn(v[next], o, pids)) == -1) {
