@@ -393,6 +393,15 @@ util_rfc5322_date(time_t t)
 	    tm.tm_sec, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
 }
 
+double
+util_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int
 util_is_loopback(const char *host)
 {

@@ -69,6 +69,9 @@ int	 mkdir_p(const char *dir, mode_t mode);
 /* Time as RFC 5322 date-time in local time: "Thu, 26 Nov 2026 15:08:17 +0000". */
 char	*util_rfc5322_date(time_t t);
 
+/* Seconds on the monotonic clock, for intervals and timeouts. */
+double	 util_monotonic(void);
+
 /* 1 if host is a loopback name or address. */
 int	 util_is_loopback(const char *host);
 

@@ -59,15 +59,6 @@ struct fetch {
 
 static int progress_shown;
 
-static double
-now_secs(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 human(char *buf, size_t len, unsigned long long b)
 {
@@ -97,7 +88,7 @@ progress(struct fetch *f, int force)
 
 	if (!f->o->progress || f->nwanted == 0)
 		return;
-	t = now_secs();
+	t = util_monotonic();
 	if (!force && t - f->last < 0.2)
 		return;
 	f->last = t;
@@ -252,12 +243,12 @@ fetch_batches(struct fetch *f)
 		first = i;
 		count = 0;
 		bytes = 0;
-		start = now_secs();
+		start = util_monotonic();
 		for (; i < f->n && !fatal && !pf_stop; i++) {
 			if (!f->v[i].wanted)
 				continue;
 			if (count >= BATCH_MSGS || (long long)bytes >= BATCH_BYTES ||
-			    now_secs() - start >= BATCH_SECS)
+			    util_monotonic() - start >= BATCH_SECS)
 				break;
 			if (fetch_one(f, &f->v[i], &fatal) == 0) {
 				pending[i] = 1;

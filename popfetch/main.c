@@ -353,15 +353,6 @@ unload(struct loaded *l)
 
 /* ---- daemon ---- */
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static long
 interval_of(const struct popts *o, const struct pop3_account *a)
 {
@@ -413,13 +404,13 @@ run_daemon(const struct popts *o, char **names, int nnames, struct loaded *l)
 			for (i = 0; i < l->nacc; i++)
 				next[i] = 0;
 		}
-		t = mono();
+		t = util_monotonic();
 		for (i = ndue = 0; i < l->nacc; i++)
 			if (next[i] <= t)
 				due[ndue++] = l->acc[i];
 		if (ndue > 0) {
 			poll_accounts(due, ndue, l->cfg->max_parallel, o);
-			t = mono();
+			t = util_monotonic();
 			for (i = 0; i < l->nacc; i++)
 				if (next[i] <= t)
 					next[i] = t + (double)interval_of(o, l->acc[i]);
@@ -430,7 +421,7 @@ run_daemon(const struct popts *o, char **names, int nnames, struct loaded *l)
 		for (i = 0; i < l->nacc; i++)
 			if (soonest < 0 || next[i] < soonest)
 				soonest = next[i];
-		t = soonest - mono();
+		t = soonest - util_monotonic();
 		timeout = t <= 0 ? 0 : t > 3600 ? 3600000 : (int)(t * 1000) + 1;
 		wait_wake(timeout);
 	}
