@@ -3,8 +3,8 @@
  *
  * Input: the value of an address header (To, Cc, From, -f, MAIL FROM).
  * Checks, for every mailbox addr_parse_list finds:
- *   - the address is not empty and passes addr_is_valid (safe in an
- *     SMTP envelope);
+ *   - the address is not empty, passes addr_is_valid and holds no control
+ *     character (safe in an SMTP envelope: no CR or LF, even escaped);
  *   - addr_qualify gives a valid address, and qualifying twice changes
  *     nothing;
  *   - addr_format gives one line (no CR, LF) that parses back to the same
@@ -19,6 +19,16 @@
 #include "address.h"
 #include "fuzz.h"
 #include "mime.h"
+
+/* 1 if s holds a control character (what addr_is_valid promises to refuse). */
+static int
+has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 32 || *s == 127)
+			return 1;
+	return 0;
+}
 
 /* White space runs become one space; none at either end. */
 static char *
@@ -97,6 +107,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(a->name != NULL && a->addr != NULL, "NULL in a parsed mailbox");
 		FUZZ_CHECK(*a->addr != '\0', "empty address");
 		FUZZ_CHECK(addr_is_valid(a->addr), "invalid address [%s] parsed", a->addr);
+		FUZZ_CHECK(!has_control(a->addr), "a control character in address [%s]", a->addr);
 
 		q = addr_qualify(a->addr, domain);
 		FUZZ_CHECK(q != NULL, "addr_qualify returned NULL");
@@ -132,7 +143,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* -f and Return-Path: one address or nothing, and always safe. */
 	one = addr_parse_one(s);
 	if (one != NULL && *one != '\0')
-		FUZZ_CHECK(addr_is_valid(one), "addr_parse_one gave invalid [%s]", one);
+		FUZZ_CHECK(addr_is_valid(one) && !has_control(one),
+		    "addr_parse_one gave invalid [%s]", one);
+	/* addr_is_valid: "no controls" (an SMTP envelope must not carry CR or LF). */
+	FUZZ_CHECK(!addr_is_valid(s) || !has_control(s), "addr_is_valid accepts a control "
+	    "character in [%s]", s);
 	free(one);
 	addr_list_free(&l);
 	(void)addr_is_valid(s);
