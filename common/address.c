@@ -424,6 +424,8 @@ addr_is_valid(const char *a)
 			return 0;
 		if (*p == '\\' && quoted && p[1]) {
 			p++;
+			if (*p < 32 || *p == 127)
+				return 0;	/* no control character, escaped or not */
 			continue;
 		}
 		if (*p == '"') {

@@ -254,6 +254,8 @@ latin1(struct sbuf *b, unsigned char c)
 	}
 }
 
+#define MAX_WORD	1000	/* the longest encoded word decoded */
+
 /* Decodes one encoded word at s; returns its length or 0 if s is not one. */
 static size_t
 decode_word(const char *s, struct sbuf *out)
@@ -261,20 +263,26 @@ decode_word(const char *s, struct sbuf *out)
 	const char *cs, *q, *text, *end;
 	char enc;
 	char *dec = NULL;
-	size_t declen = 0, i, cslen;
+	size_t declen = 0, i, cslen, lim;
 	int is_latin1;
 
 	if (s[0] != '=' || s[1] != '?')
 		return 0;
+	/*
+	 * Look no further than an encoded word can reach (75 characters by
+	 * RFC 2047; be lenient): text full of "=?" openers stays linear.
+	 */
 	cs = s + 2;
-	if ((q = strchr(cs, '?')) == NULL || q == cs)
+	lim = strnlen(cs, MAX_WORD);
+	if ((q = memchr(cs, '?', lim)) == NULL || q == cs)
 		return 0;
 	cslen = (size_t)(q - cs);
 	enc = (char)toupper((unsigned char)q[1]);
 	if ((enc != 'B' && enc != 'Q') || q[2] != '?')
 		return 0;
 	text = q + 3;
-	if ((end = strstr(text, "?=")) == NULL)
+	if ((size_t)(text - cs) >= lim ||
+	    (end = memmem(text, lim - (size_t)(text - cs), "?=", 2)) == NULL)
 		return 0;
 	for (q = text; q < end; q++)
 		if (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
