@@ -41,9 +41,10 @@ import argparse
 import asyncio
 import base64
 import os
-import signal
 import sys
 import time
+
+import servlib
 
 MODES = """normal drop-greeting 421-greeting stall-greeting garbage long-reply drop-ehlo
 drop-auth 535-auth drop-mail 451-mail drop-rcpt 452-rcpt 550-rcpt drop-data 554-data
@@ -363,37 +364,13 @@ class Server:
         await Conn(self, reader, writer).run()
 
 
-async def watch_pid(pid, stop):
-    while not stop.done():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            stop.set_result(None)
-            return
-        except PermissionError:
-            pass
-        await asyncio.sleep(1)
-
-
 async def main(opts):
     srv = Server(opts)
-    loop = asyncio.get_running_loop()
-    server = await asyncio.start_server(srv.handle, opts.host, opts.port,
-                                        limit=4 * 1024 * 1024, reuse_address=True)
-    port = server.sockets[0].getsockname()[1]
-    srv.spool.append("log", b"-- listening on %d mode %s" % (port, opts.mode.encode()))
-    if opts.ready_file:
-        tmp = opts.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, opts.ready_file)
-    stop = loop.create_future()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    if opts.watch_pid:
-        loop.create_task(watch_pid(opts.watch_pid, stop))
-    await stop
-    server.close()
+
+    def listening(port):
+        srv.spool.append("log", b"-- listening on %d mode %s" % (port, opts.mode.encode()))
+
+    await servlib.serve(srv.handle, opts, 4 * 1024 * 1024, listening)
 
 
 def parse_args(argv):

@@ -24,18 +24,18 @@ written (followed by a newline) to --ready-file once the server listens.
 
 import argparse
 import asyncio
-import base64
 import hashlib
 import hmac
 import logging
 import os
 import secrets
-import signal
 import ssl
 import sys
 import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+import servlib
 
 
 def write_atomic(path, data):
@@ -229,18 +229,6 @@ def parse_args(argv):
     return opts
 
 
-async def watch_pid(pid, stop):
-    while not stop.done():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            stop.set_result(None)
-            return
-        except PermissionError:
-            pass
-        await asyncio.sleep(1)
-
-
 async def main(opts):
     spool = Spool(opts.spool)
     write_atomic(spool.path("smtpd.pid"), b"%d\n" % os.getpid())
@@ -285,12 +273,7 @@ async def main(opts):
     if opts.ready_file:
         write_atomic(opts.ready_file, b"%d\n" % port)
 
-    stop = loop.create_future()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    if opts.watch_pid:
-        loop.create_task(watch_pid(opts.watch_pid, stop))
-    await stop
+    await servlib.stop_future(opts)
     server.close()
     spool.log("stopped")
 
