@@ -58,10 +58,9 @@ static const char help_text[] =
 "  -o* (other than -oi and -od*), -n, -m, -G, -U, -A*, -d*\n"
 "\n"
 "Exit status: 0 sent or queued, 64 usage, 65 data error, 66 attachment unreadable,\n"
-"67 all recipients refused, 69 refused, 73 no queue directory, 74 cannot write the\n"
-"queue (disk full), 75 temporary"
-" failure (queue = \"never\"), 77 login refused, 78 configuration\n"
-"error.\n";
+"67 all recipients refused, 69 refused, 73 no queue directory, 74 cannot write\n"
+"the queue (disk full), 75 temporary failure (queue = \"never\"), 77 login\n"
+"refused, 78 configuration error.\n";
 
 static int
 usage(const char *why)
