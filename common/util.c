@@ -334,24 +334,6 @@ fsync_dir(const char *dir)
 }
 
 int
-fsync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int r;
-
-	if (slash == NULL)
-		return fsync_dir(".");
-	if (slash == path)
-		return fsync_dir("/");
-	if ((dir = xstrndup(path, (size_t)(slash - path))) == NULL)
-		return -1;
-	r = fsync_dir(dir);
-	free(dir);
-	return r;
-}
-
-int
 mkdir_p(const char *dir, mode_t mode)
 {
 	char *p, *s;
@@ -400,16 +382,6 @@ util_monotonic(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int
-util_is_loopback(const char *host)
-{
-	if (host == NULL)
-		return 0;
-	return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-	    strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 ||
-	    strcasecmp(host, "localhost.localdomain") == 0;
 }
 
 char *

@@ -59,8 +59,6 @@ char	*util_fqdn(void);
 
 /* Writes all of buf; 0 or -1 with errno. */
 int	 write_all(int fd, const void *buf, size_t n);
-/* fsync the directory holding path. */
-int	 fsync_dir_of(const char *path);
 /* fsync a directory. */
 int	 fsync_dir(const char *dir);
 /* mkdir -p with mode; 0 or -1. */
@@ -71,9 +69,6 @@ char	*util_rfc5322_date(time_t t);
 
 /* Seconds on the monotonic clock, for intervals and timeouts. */
 double	 util_monotonic(void);
-
-/* 1 if host is a loopback name or address. */
-int	 util_is_loopback(const char *host);
 
 /*
  * Runs "/bin/sh -c cmd" and returns the first line of its stdout with the
