@@ -331,25 +331,38 @@ load_config(const struct opts *o, int must_have, int *code)
 	return cfg;
 }
 
-/* Removes temp files left by a crash more than a day ago (and not locked). */
+/*
+ * Removes what a crash left more than a day ago: files in tmp/, and a data
+ * file whose envelope was never written (the caller saw a failure then).
+ * Locked files belong to a live process and stay.
+ */
 static void
-clean_tmp(const char *qdir)
+clean_stale(const char *dir, int orphans_only)
 {
-	char *tmp = strfmt("%s/tmp", qdir), *p;
+	char *p, *env;
 	DIR *d;
 	struct dirent *de;
 	struct stat st;
 	time_t now = time(NULL);
+	size_t n;
 	int fd;
 
-	if (tmp == NULL || (d = opendir(tmp)) == NULL) {
-		free(tmp);
+	if ((d = opendir(dir)) == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		n = strlen(de->d_name);
+		if (de->d_name[0] == '.' || (orphans_only && (n < 5 ||
+		    strcmp(de->d_name + n - 4, ".msg") != 0)))
 			continue;
-		p = strfmt("%s/%s", tmp, de->d_name);
+		if (orphans_only) {
+			env = strfmt("%s/%.*s.env", dir, (int)(n - 4), de->d_name);
+			if (env == NULL || access(env, F_OK) == 0) {
+				free(env);
+				continue;
+			}
+			free(env);
+		}
+		p = strfmt("%s/%s", dir, de->d_name);
 		if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 86400) {
 			fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -360,7 +373,17 @@ clean_tmp(const char *qdir)
 		free(p);
 	}
 	closedir(d);
+}
+
+static void
+clean_tmp(const char *qdir)
+{
+	char *tmp = strfmt("%s/tmp", qdir);
+
+	if (tmp)
+		clean_stale(tmp, 0);
 	free(tmp);
+	clean_stale(qdir, 1);
 }
 
 /* Reads one message from the caller, queues it and tries it once. */

@@ -377,4 +377,23 @@ is "$?" 0 "-q1s: exits 0 on SIGTERM"
 sm "$T/qt.conf" -q5x
 is "$LAST_STATUS" 64 "-q with a bad interval: exit 64"
 
+# What a crash leaves (a temp file, a data file without its envelope) goes
+# once it is a day old; a complete entry of the same age stays.
+QDIR=$T/qo write_conf "$T/orph.conf" "$DEAD" "${ACCT[@]}"
+printf 'Subject: kept\n\nkept\n' | "$SENDMAIL" -C "$T/orph.conf" -i keep@example.net
+kept=$(ls "$T/qo"/*.env)
+echo partial >"$T/qo/tmp/DEADBEEF.1.0.msg"
+echo orphan >"$T/qo/DEADBEEF.2.0.msg"
+echo fresh >"$T/qo/DEADBEEF.3.0.msg"
+touch -d '2 days ago' "$T/qo/tmp/DEADBEEF.1.0.msg" "$T/qo/DEADBEEF.2.0.msg" "$kept" "${kept%.env}.msg"
+"$SENDMAIL" -C "$T/orph.conf" -q
+[ ! -e "$T/qo/tmp/DEADBEEF.1.0.msg" ] && pass "a day-old temp file is removed" ||
+	fail "a day-old temp file is removed"
+[ ! -e "$T/qo/DEADBEEF.2.0.msg" ] && pass "a day-old data file without envelope is removed" ||
+	fail "a day-old data file without envelope is removed"
+[ -e "$T/qo/DEADBEEF.3.0.msg" ] && pass "a fresh one stays (its writer may still be at work)" ||
+	fail "a fresh one stays"
+[ -e "$kept" ] && [ -e "${kept%.env}.msg" ] && pass "a complete entry stays queued" ||
+	fail "a complete entry stays queued"
+
 done_testing
