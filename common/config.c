@@ -68,6 +68,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_INT("queue_lifetime", 432000, CFGF_NONE),
 	CFG_INT("max_parallel", 4, CFGF_NONE),
 	CFG_STR("delivery", "foreground", CFGF_NONE),
+	CFG_INT("connection_cache", 5, CFGF_NONE),
 	CFG_SEC("smtp", smtp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("pop3", pop3_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -427,6 +428,12 @@ conf_load(const char *path, int must_exist, char **err)
 	}
 	if (cf->max_parallel < 1)
 		cf->max_parallel = 1;
+	cf->connection_cache = cfg_getint(top, "connection_cache");
+	if (cf->connection_cache < 0 || cf->connection_cache > 3600) {
+		*err = strfmt("%s: connection_cache must be 0 to 3600 seconds, not %ld", cf->path,
+		    cf->connection_cache);
+		goto fail;
+	}
 
 	cf->nsmtp = cfg_size(top, "smtp");
 	cf->smtp = calloc(cf->nsmtp + 1, sizeof *cf->smtp);

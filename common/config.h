@@ -63,6 +63,7 @@ struct postie_cfg {
 	long	 queue_lifetime;
 	int	 max_parallel;
 	char	 delivery;	/* 'i' foreground (default), 'b' background, 'q' queue only */
+	long	 connection_cache;	/* seconds an idle SMTP connection is kept for the next sendmail, 0 = off */
 	struct smtp_account *smtp;
 	size_t	 nsmtp;
 	struct pop3_account *pop3;

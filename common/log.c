@@ -75,6 +75,20 @@ log_close(void)
 	syslog_open = 0;
 }
 
+int
+log_fd(void)
+{
+	return logfd;
+}
+
+void
+log_detach(void)
+{
+	if (syslog_open)
+		closelog();
+	syslog_open = 0;
+}
+
 static void
 vwarn(const char *fmt, va_list ap)
 {

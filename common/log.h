@@ -21,6 +21,9 @@ const char *log_prog(void);
  */
 int log_open(const char *target);
 void log_close(void);
+/* The log file's descriptor, or -1; log_detach closes the syslog socket (reopened on use). */
+int log_fd(void);
+void log_detach(void);
 
 /* Verbosity for the user channel: 0 errors only, 1 -v. */
 void log_setverbose(int v);

@@ -330,6 +330,8 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 			queue_background(cfg, o, m.acct->name);
 		return;
 	}
+	if (cc_handoff(cfg, o, m.acct, &q, res))
+		return;	/* sent (or kept) by the process holding a connection */
 	if ((c = smtp_open(m.acct, cfg, o->verbose)) == NULL) {
 		res->queued = 1;
 		res->msg = strdup("out of memory");
@@ -337,37 +339,49 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 		return;
 	}
 	e = deliver_entry(c, &q, 1, &res->msg);
+	submit_conclude(&q, c, m.acct, e, res);
 	if (e == PX_OK) {
 		struct conns cs;
 
-		q_close(&q);
 		/* The connection is up: send what waits for this account. */
 		memset(&cs, 0, sizeof cs);
 		cs.c[0] = c;
 		cs.a[0] = m.acct;
 		cs.n = 1;
 		queue_run(cfg, o, m.acct->name, 1, &cs);
-	} else if (e == PX_TEMPFAIL && !m.acct->queue) {
-		q_remove(&q);
+		/* Then keep it for the next sendmail, when the server still answers. */
+		if (!smtp_broken(c) && cc_hold(cfg, o, m.acct, c))
+			return;
+	}
+	smtp_close(c);
+}
+
+void
+submit_conclude(struct qentry *q, struct smtp_conn *c, struct smtp_account *a, enum px_err e,
+    struct submit_result *res)
+{
+	char *err;
+
+	if (e == PX_OK) {
+		/* sent */
+	} else if (e == PX_TEMPFAIL && !a->queue) {
+		q_remove(q);
 		res->err = PX_TEMPFAIL;
 		err = strfmt("%s (account \"%s\"); not queued (queue = \"never\")", res->msg,
-		    m.acct->name);
+		    a->name);
 		free(res->msg);
 		res->msg = err;
-		q_close(&q);
 	} else if (e == PX_TEMPFAIL) {
 		res->queued = 1;
 		res->loud = smtp_attention(c);
-		err = strfmt("%s (account \"%s\")", res->msg, m.acct->name);
+		err = strfmt("%s (account \"%s\")", res->msg, a->name);
 		free(res->msg);
 		res->msg = err;
-		q_close(&q);
 	} else {
 		res->err = e;
-		err = strfmt("%s (account \"%s\")", res->msg ? res->msg : "refused", m.acct->name);
+		err = strfmt("%s (account \"%s\")", res->msg ? res->msg : "refused", a->name);
 		free(res->msg);
 		res->msg = err;
-		q_close(&q);
 	}
-	smtp_close(c);
+	q_close(q);
 }

@@ -126,6 +126,8 @@ int	 smtp_attention(struct smtp_conn *c);
 int	 smtp_broken(struct smtp_conn *c);
 void	 smtp_set_last_error(struct smtp_conn *c, const char *msg);
 const char *smtp_last_error(struct smtp_conn *c);
+/* The connection's socket, or -1. */
+int	 smtp_socket(struct smtp_conn *c);
 
 /* deliver.c: tries an entry now and handles the outcome (remove, keep, fail). */
 enum px_err deliver_entry(struct smtp_conn *c, struct qentry *q, int interactive, char **msg);
@@ -184,5 +186,23 @@ struct submit_result {
 /* deliver.c: spools the message read from r, tries it, flushes the account's queue. */
 void	 submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r,
 	    struct submit_result *res);
+/* The outcome e of an interactive attempt at q, into res; closes q. */
+void	 submit_conclude(struct qentry *q, struct smtp_conn *c, struct smtp_account *a,
+	    enum px_err e, struct submit_result *res);
+
+/*
+ * conncache.c: a connection kept open after a send, for the next sendmail.
+ * cc_handoff: passes the locked entry q to a process holding a connection
+ * for account a; 1 when that process answered (res filled, q closed), 0
+ * when the caller must send it itself (q locked again).  cc_hold: after a
+ * successful send, forks a process that keeps c for connection_cache
+ * seconds; 1 when it did (c belongs to it now: do not use or close it).
+ * cc_detach: makes the current process a daemon keeping the fds in keep.
+ */
+int	 cc_handoff(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
+	    struct qentry *q, struct submit_result *res);
+int	 cc_hold(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
+	    struct smtp_conn *c);
+void	 cc_detach(int *keep, size_t n);
 
 #endif

@@ -320,3 +320,13 @@ smtp_last_error(struct smtp_conn *s)
 {
 	return s->last_error ? s->last_error : "the server failed earlier in this queue run";
 }
+
+int
+smtp_socket(struct smtp_conn *s)
+{
+	curl_socket_t fd = CURL_SOCKET_BAD;
+
+	if (s->c == NULL || curl_easy_getinfo(s->c, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK)
+		return -1;
+	return fd == CURL_SOCKET_BAD ? -1 : (int)fd;
+}

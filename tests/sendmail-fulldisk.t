@@ -7,7 +7,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root to mount a small tmpfs"
 mkdir -p "$T/q"
 mount -t tmpfs -o size=1m tmpfs "$T/q" 2>/dev/null || skip_all "cannot mount a tmpfs here"
-trap 'umount "$T/q" 2>/dev/null; _postie_exit' EXIT
+trap 'stop_holders; umount "$T/q" 2>/dev/null; _postie_exit' EXIT
 
 start_smtpd "$T/s" --plain || bail_out "smtpd"
 cat >"$T/conf" <<CONF

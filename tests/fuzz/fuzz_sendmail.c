@@ -110,6 +110,7 @@ fz_setup(void)
 	if (asprintf(&text, "domain = \"example.org\"\n"
 	    "aliases = \"%s/aliases\"\n"
 	    "log = \"none\"\n"
+	    "connection_cache = 0\n"	/* no process outlives a run */
 	    "queue_dir = \"%s/queue\"\n"
 	    "smtp \"default\" {\n"
 	    "  host = \"127.0.0.1\"\n  port = 1\n  tls = \"none\"\n  auth = \"none\"\n"
@@ -225,6 +226,13 @@ const char *
 smtp_last_error(struct smtp_conn *c)
 {
 	return c->last_error ? c->last_error : "the server failed earlier in this queue run";
+}
+
+int
+smtp_socket(struct smtp_conn *c)
+{
+	(void)c;
+	return -1;
 }
 
 /* The spooled message as an SMTP server would take it. */

@@ -362,6 +362,20 @@ _stop_pid() {
 	return 0
 }
 
+# stop_holders [DIR]: stop the sendmail processes under DIR (default $T)
+# that keep an SMTP connection open (connection_cache); each writes its pid
+# into the QUEUE/tmp/.conn.ACCOUNT.lock file it holds locked.
+stop_holders() {
+	local f pid
+	while IFS= read -r -d '' f; do
+		flock -n "$f" true 2>/dev/null && continue	# not held: nobody there
+		read -r pid 2>/dev/null <"$f" || continue
+		[ -n "$pid" ] || continue
+		kill -TERM "$pid" 2>/dev/null
+		wait_for "flock -n '$f' true" 5 || kill -KILL "$pid" 2>/dev/null
+	done < <(find "${1:-$T}" -name '.conn.*.lock' -print0 2>/dev/null)
+}
+
 # stop_server PID: stop one server started by a start_* function.
 stop_server() {
 	local p rest=()
@@ -679,6 +693,7 @@ pop3_count() {
 _postie_exit() {
 	local rc=$? p
 	trap - EXIT
+	stop_holders
 	for p in "${_POSTIE_PIDS[@]}"; do _stop_pid "$p"; done
 	_POSTIE_PIDS=()
 	stop_dovecot
