@@ -95,6 +95,10 @@ class Handler:
             responses = [r for r in responses if not r[4:].startswith("AUTH")]
         return responses
 
+    async def handle_QUIT(self, server, session, envelope):
+        self.spool.log("QUIT")
+        return "221 Bye"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
             self.spool.log("RCPT %s rejected 550" % address)
