@@ -1,14 +1,20 @@
 #!/usr/bin/python3
 """Helpers for tests/bench/run.sh (run with /usr/bin/python3).
 
-  bench.py run [--n N] [--stdin FILE] [--log FILE] -- CMD ARGS...
+  bench.py run [--n N] [--stdin FILE] [--log FILE] [--orphans stop|wait] -- CMD ARGS...
       Run CMD N times in a row (posix_spawn, stdin from FILE or /dev/null,
       stdout and stderr appended to --log or /dev/null), each waited for with
-      wait4.  Prints one line: "N WALL USER SYS MAXRSS_KB" (totals in seconds
-      for all N runs; the largest peak RSS of any run, its waited-for children
-      included, as /usr/bin/time -f %M reports it).  Exits 1 (with the run
-      number, the exit status and the tail of the log on stderr) as soon as a
-      run does not exit 0.
+      wait4.  Prints one line: "N WALL USER SYS MAXRSS_KB ORPHANS" (totals in
+      seconds for all N runs; the largest peak RSS of any run, its waited-for
+      children included, as /usr/bin/time -f %M reports it).  Exits 1 (with
+      the run number, the exit status and the tail of the log on stderr) as
+      soon as a run does not exit 0.
+      This process is a child subreaper (PR_SET_CHILD_SUBREAPER): what a run
+      leaves running (sendmail's connection keeper, its -odb runner) becomes
+      its child, and once the N runs are done (WALL stops there) it is
+      stopped with SIGTERM (--orphans stop, the default) or waited for
+      (--orphans wait, at most 300 s), and its CPU time and peak RSS are
+      counted in USER, SYS and MAXRSS_KB; ORPHANS says how many there were.
 
   bench.py interleave --n N --out FILE -- CMD1 ::: CMD2 ::: ...
       Run CMD1, CMD2, ... alternately N times each (ABCABC...), stdout and
@@ -71,12 +77,69 @@ def tail(path, n=20):
         return ""
 
 
+def subreaper():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_CHILD_SUBREAPER = 36
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        die("prctl(PR_SET_CHILD_SUBREAPER) failed: errno %d" % ctypes.get_errno())
+
+
+def children():
+    me, kids = os.getpid(), []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()
+        if int(fields[1]) == me and fields[0] != "Z":
+            kids.append(int(d))
+    return kids
+
+
+def reap(mode):
+    """Stops or waits for the orphans left by the runs: (user, sys, maxrss, count)."""
+    import signal
+    user = sys_ = 0.0
+    maxrss = count = 0
+    deadline = time.monotonic() + 300
+    signalled = set()
+    while True:
+        try:
+            pid, _, ru = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid:
+            user += ru.ru_utime
+            sys_ += ru.ru_stime
+            maxrss = max(maxrss, ru.ru_maxrss)
+            count += 1
+            continue
+        if time.monotonic() > deadline:
+            die("orphans still running after 300 s: %s" % children())
+        if mode == "stop":
+            for k in children():
+                if k not in signalled:
+                    os.kill(k, signal.SIGTERM)
+                    signalled.add(k)
+        time.sleep(0.005)
+    return user, sys_, maxrss, count
+
+
 def cmd_run(args):
-    n, stdin, log = 1, "/dev/null", "/dev/null"
+    n, stdin, log, orphans = 1, "/dev/null", "/dev/null", "stop"
     while args and args[0] != "--":
         opt = args.pop(0)
         if opt == "--n":
             n = int(args.pop(0))
+        elif opt == "--orphans":
+            orphans = args.pop(0)
+            if orphans not in ("stop", "wait"):
+                die("run: --orphans stop or wait")
         elif opt == "--stdin":
             stdin = args.pop(0)
         elif opt == "--log":
@@ -88,6 +151,7 @@ def cmd_run(args):
     argv = args[1:]
     user = sys_ = 0.0
     maxrss = 0
+    subreaper()
     t0 = time.perf_counter()
     for i in range(n):
         pid = spawn(argv, stdin, log)
@@ -101,7 +165,8 @@ def cmd_run(args):
                 sys.stderr.write("  log %s:\n%s\n" % (log, tail(log)))
             sys.exit(1)
     wall = time.perf_counter() - t0
-    print("%d %.6f %.6f %.6f %d" % (n, wall, user, sys_, maxrss))
+    ou, os_, orss, count = reap(orphans)
+    print("%d %.6f %.6f %.6f %d %d" % (n, wall, user + ou, sys_ + os_, max(maxrss, orss), count))
 
 
 def cmd_interleave(args):
