@@ -58,7 +58,10 @@ on_term(int sig)
 	stopping = 1;
 }
 
-/* QUEUE/tmp/.conn.ACCOUNT plus suffix, or NULL when too long for a socket. */
+/*
+ * QUEUE/tmp/.conn.UID.ACCOUNT plus suffix, or NULL when too long for a
+ * socket.  The uid keeps the users of a shared spool apart.
+ */
 static char *
 cc_path(const char *qdir, const char *account, const char *suffix)
 {
@@ -69,7 +72,7 @@ cc_path(const char *qdir, const char *account, const char *suffix)
 	for (p = name; *p; p++)
 		if (*p == '/' || (unsigned char)*p < 0x20)
 			*p = '_';
-	path = strfmt("%s/tmp/.conn.%s%s", qdir, name, suffix);
+	path = strfmt("%s/tmp/.conn.%lu.%s%s", qdir, (unsigned long)getuid(), name, suffix);
 	free(name);
 	if (path && strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		free(path);

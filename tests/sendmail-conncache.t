@@ -14,7 +14,7 @@ S_PORT=$SMTP_PORT S_PID=$SMTP_PID
 CONF_TOP='log = "stderr"' write_conf "$T/c.conf" "$S_PORT" 'tls = "starttls"' 'user = "alice"' \
 	"password = \"$PW\"" 'from = "alice@example.org"'
 sed -i 's/^log = "none"$//' "$T/c.conf"
-SOCK=$T/queue/tmp/.conn.default LOCK=$T/queue/tmp/.conn.default.lock
+SOCK=$T/queue/tmp/.conn.$(id -u).default LOCK=$SOCK.lock
 
 # holder_alive: a process holds the lock (and so the connection).
 holder_alive() { [ -f "$LOCK" ] && ! flock -n "$LOCK" true; }

@@ -364,7 +364,7 @@ _stop_pid() {
 
 # stop_holders [DIR]: stop the sendmail processes under DIR (default $T)
 # that keep an SMTP connection open (connection_cache); each writes its pid
-# into the QUEUE/tmp/.conn.ACCOUNT.lock file it holds locked.
+# into the QUEUE/tmp/.conn.UID.ACCOUNT.lock file it holds locked.
 stop_holders() {
 	local f pid
 	while IFS= read -r -d '' f; do
