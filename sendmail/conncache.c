@@ -454,8 +454,11 @@ serve(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
 			continue;
 		if (r <= 0)
 			break;
-		if ((fd = accept4(sfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
-			continue;
+		if ((fd = accept4(sfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+				continue;
+			break;	/* out of descriptors, say: let callers send themselves */
+		}
 		r = serve_one(cfg, a, c, fd, ident);
 		close(fd);
 		if (r == -1)
@@ -463,6 +466,8 @@ serve(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
 		/* Whatever else waits for this account goes over the same connection. */
 		if (r == 1)
 			queue_run(cfg, o, a->name, 1, &cs);
+		if (cs.down[0])
+			break;	/* the server failed meanwhile */
 		idle_until = util_monotonic() + (double)cfg->connection_cache;
 	}
 	/* Later clients find no socket; those already waiting get EOF and send themselves. */
@@ -501,6 +506,11 @@ cc_hold(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
 	if ((pid = fork()) == -1)
 		goto unbind;
 	if (pid > 0) {
+		/* Its pid, for whoever must stop it, before the caller sees us exit. */
+		if (ftruncate(lfd, 0) == 0) {
+			snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)pid);
+			(void)!write_all(lfd, pidbuf, strlen(pidbuf));
+		}
 		close(sfd);
 		close(lfd);
 		free(sock);
@@ -519,10 +529,6 @@ cc_hold(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
 	sa_term.sa_handler = on_term;	/* no SA_RESTART: poll returns */
 	sigaction(SIGTERM, &sa_term, NULL);
 	sigaction(SIGINT, &sa_term, NULL);
-	if (ftruncate(lfd, 0) == 0) {
-		snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)getpid());
-		(void)!write_all(lfd, pidbuf, strlen(pidbuf));
-	}
 	serve(cfg, o, a, c, sfd, sock, ident);
 	_exit(0);
 unbind:

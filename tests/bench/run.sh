@@ -346,11 +346,11 @@ w1() {
 	row 1a 1a "sendmail: $N1 small messages, 1 process each, STARTTLS+AUTH: wall per message (default configuration: the connection is kept for the next sendmail, connection_cache = 5)" ms ratio_le 0.25 msmtp \
 		"time sh -c '$c1'" "time sh -c '$c2'"
 	row 1b 1b "same: CPU (user+sys) per message, the process keeping the connection included" ms ratio_le 1 msmtp \
-		"bench.py run (wait4 of each run, and of the keeper, reparented to it as child subreaper, after SIGTERM)" "/usr/bin/time -f '%U %S' sh -c '$c2'"
+		"tests/bench/bench.py run --n $N1 --stdin $msg -- $SENDMAIL -C $conf $RCPT  (wait4 of every run, then SIGTERM to the connection keeper, reparented to bench.py as child subreaper, and its wait4)" "/usr/bin/time -f '%U %S' sh -c '$c2'"
 	row 1c 1c "same with sendmail -odb (delivery = \"background\"): wall per message until the server has all" ms ratio_le 0.25 msmtp \
 		"time sh -c 'for i in \$(seq $N1); do $SENDMAIL -C $conf -odb $RCPT <$msg; done'" "time sh -c '$c2'"
 	row 1d 1d "same with -odb: CPU per message, the detached runner included" ms ratio_le 1 msmtp \
-		"bench.py run --orphans wait (the runner reparented to it, waited for)" "/usr/bin/time -f '%U %S' sh -c '$c2'"
+		"tests/bench/bench.py run --orphans wait --n $N1 --stdin $msg -- $SENDMAIL -C $conf -odb $RCPT  (the detached runner, reparented to bench.py, waited for)" "/usr/bin/time -f '%U %S' sh -c '$c2'"
 	row 1e 1e "without the kept connection (connection_cache = 0): wall per message" ms info 0 msmtp \
 		"time sh -c '$c3'" "time sh -c '$c2'"
 	row 1f 1f "without the kept connection: CPU per message" ms info 0 msmtp \
