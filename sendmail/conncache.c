@@ -369,6 +369,7 @@ serve_one(struct postie_cfg *cfg, struct smtp_account *a, struct smtp_conn *c, i
 {
 	struct ucred cred;
 	socklen_t len = sizeof cred;
+	struct stat st;
 	struct submit_result res;
 	struct qentry q;
 	char buf[REQ_MAX + 1], *p, *id, *hdr;
@@ -408,7 +409,9 @@ serve_one(struct postie_cfg *cfg, struct smtp_account *a, struct smtp_conn *c, i
 		goto out;
 	if (q_lock(cfg->queue_dir, id, &q) != 0)
 		goto out;	/* busy or gone: the caller finds out */
-	if (strcmp(q.env.account, a->name) != 0) {
+	/* Only the caller's own entry (a shared spool holds other users' too). */
+	if (strcmp(q.env.account, a->name) != 0 || fstat(q.fd, &st) == -1 ||
+	    st.st_uid != cred.uid) {
 		q_close(&q);
 		goto out;
 	}

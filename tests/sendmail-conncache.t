@@ -153,6 +153,51 @@ is "$(smtp_count "$T/s")" $((n + 1)) "stale socket: delivered"
 like "$(cat "$T/err")" "^[^"$'\n'"]*to=<r29@example\.net>[^"$'\n'"]*status=sent[^"$'\n'"]*\$" "stale socket: one log line, nothing else on stderr"
 holder_alive && pass "stale socket: replaced by a new keeper" || fail "stale socket: replaced by a new keeper"
 
+# ------------------------------------------------- what the keeper refuses
+# A raw client: REQUEST over the socket, then "L" after "GO"; prints the replies.
+cat >"$T/raw.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+first = s.recv(3)
+out = first.decode()
+if first == b"GO\n":
+    s.sendall(b"L\n")
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        out += b.decode()
+print(repr(out))
+PY
+ident() { # the configuration identity: uid and FNV-1a 64 of the file
+	"$PY" -c '
+import os, sys
+h = 14695981039346656037
+for c in open(sys.argv[1], "rb").read():
+    h = ((h ^ c) * 1099511628211) & 0xffffffffffffffff
+print("%d:%016x" % (os.getuid(), h))' "$1"
+}
+msg r r31@example.net | "$SENDMAIL" -C "$T/c.conf" -i r31@example.net 2>/dev/null
+holder_alive && pass "kept for the refusal checks" || fail "kept for the refusal checks"
+msg o other@example.net | "$SENDMAIL" -C "$T/c.conf" -odq -i other@example.net 2>/dev/null
+qid=$(basename "$(ls "$T"/queue/*.env | head -n 1)" .env)
+chown nobody "$T/queue/$qid.msg"
+n=$(smtp_count "$T/s")
+is "$("$PY" "$T/raw.py" "$SOCK" "POSTIE-CC1 $(ident "$T/c.conf") $qid")" "'GO\n'" \
+	"another user's queue entry: no answer after GO"
+is "$(smtp_count "$T/s")" "$n" "another user's queue entry: not sent"
+like "$("$SENDMAIL" -C "$T/c.conf" -bp)" "other@example\.net" "another user's queue entry: still queued"
+is "$("$PY" "$T/raw.py" "$SOCK" "POSTIE-CC1 0:0123456789abcdef $qid")" "'NO\n'" \
+	"another configuration's request: NO"
+is "$("$PY" "$T/raw.py" "$SOCK" "POSTIE-CC1 $(ident "$T/c.conf") ../../etc/passwd")" "'NO\n'" \
+	"a queue id with a slash: NO"
+chown root "$T/queue/$qid.msg"
+"$SENDMAIL" -C "$T/c.conf" -q 2>/dev/null
+is "$(smtp_count "$T/s")" $((n + 1)) "the entry itself is fine: -q sends it"
+
 # ------------------------------------------------------------ concurrency
 n=$(smtp_count "$T/s")
 pids=()
