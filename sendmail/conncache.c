@@ -48,7 +48,7 @@
 #define ANSWER_WAIT_MS	(3600 * 1000)	/* a holder's sends are bounded by the timeouts */
 
 /* Keeps the pointer reachable in the parent: the child owns the connection. */
-static struct smtp_conn *given_away;
+static struct smtp_conn *volatile given_away;
 static volatile sig_atomic_t stopping;
 
 static void
