@@ -533,6 +533,9 @@ cc_hold(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
 	sigaction(SIGTERM, &sa_term, NULL);
 	sigaction(SIGINT, &sa_term, NULL);
 	serve(cfg, o, a, c, sfd, sock, ident);
+	free(sock);
+	free(lock);
+	free(ident);
 	_exit(0);
 unbind:
 	unlink(sock);
