@@ -240,7 +240,7 @@ queue_background(struct postie_cfg *cfg, const struct opts *o, const char *accou
 	struct conns cs;
 	char *lock, *name, *p;
 	pid_t pid;
-	int fd, nul;
+	int fd;
 
 	if ((pid = fork()) != 0) {
 		if (pid == -1)
@@ -248,15 +248,8 @@ queue_background(struct postie_cfg *cfg, const struct opts *o, const char *accou
 			    strerror(errno));
 		return;
 	}
-	/* The child: detached, it outlives the caller. */
-	setsid();
-	if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
-		dup2(nul, STDIN_FILENO);
-		dup2(nul, STDOUT_FILENO);
-		if (!o->verbose)
-			dup2(nul, STDERR_FILENO);
-		close(nul);
-	}
+	/* The child: detached, it outlives the caller and holds none of its descriptors. */
+	cc_detach(NULL, 0);
 	/*
 	 * One runner per account at a time.  Later runners wait for the lock;
 	 * the one holding it loops until a pass finds nothing due, so a message

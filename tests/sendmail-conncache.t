@@ -218,5 +218,14 @@ stop_holders
 out=$(msg e r30@example.net | "$SENDMAIL" -C "$T/c2.conf" -i r30@example.net 2>&1; echo "rc=$?")
 like "$out" "status=sent.*"$'\n'"rc=0\$" "\$(sendmail ...) returns while a connection is kept"
 holder_alive && pass "\$(sendmail ...): the connection is kept" || fail "\$(sendmail ...): the connection is kept"
+# nor one that waits for EOF on another descriptor it gave sendmail
+stop_holders
+mkfifo "$T/fifo"
+( timeout 3 cat "$T/fifo" >/dev/null; echo "$?" >"$T/fifo.rc" ) &
+reader=$!
+msg f r32@example.net | "$SENDMAIL" -C "$T/c2.conf" -i r32@example.net 7>"$T/fifo" 2>/dev/null
+wait "$reader"
+is "$(cat "$T/fifo.rc")" 0 "a descriptor the caller passed is closed by the keeper (EOF at once)"
+holder_alive && pass "fd 7: the connection is kept" || fail "fd 7: the connection is kept"
 stop_holders
 done_testing
