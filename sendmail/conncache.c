@@ -65,15 +65,10 @@ on_term(int sig)
 static char *
 cc_path(const char *qdir, const char *account, const char *suffix)
 {
-	char *name, *p, *path;
+	char kind[32], *path;
 
-	if ((name = strdup(account)) == NULL)
-		return NULL;
-	for (p = name; *p; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20)
-			*p = '_';
-	path = strfmt("%s/tmp/.conn.%lu.%s%s", qdir, (unsigned long)getuid(), name, suffix);
-	free(name);
+	snprintf(kind, sizeof kind, "conn.%lu", (unsigned long)getuid());
+	path = q_account_file(qdir, kind, account, suffix);
 	if (path && strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		free(path);
 		return NULL;

@@ -238,7 +238,7 @@ void
 queue_background(struct postie_cfg *cfg, const struct opts *o, const char *account)
 {
 	struct conns cs;
-	char *lock, *name, *p;
+	char *lock;
 	pid_t pid;
 	int fd;
 
@@ -255,13 +255,7 @@ queue_background(struct postie_cfg *cfg, const struct opts *o, const char *accou
 	 * the one holding it loops until a pass finds nothing due, so a message
 	 * queued while it works is sent over the same connection.
 	 */
-	/* An account name is any string: keep it a single file name. */
-	if ((name = strdup(account)) != NULL)
-		for (p = name; *p; p++)
-			if (*p == '/')
-				*p = '_';
-	lock = name ? strfmt("%s/tmp/.runner.%s", cfg->queue_dir, name) : NULL;
-	free(name);
+	lock = q_account_file(cfg->queue_dir, "runner", account, "");
 	fd = lock ? open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660) : -1;
 	free(lock);
 	if (fd == -1 || flock(fd, LOCK_EX) == -1)

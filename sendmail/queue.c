@@ -176,6 +176,22 @@ qpath(const char *dir, const char *sub, const char *id, const char *ext)
 	return strfmt("%s%s%s/%s.%s", dir, sub ? "/" : "", sub ? sub : "", id, ext);
 }
 
+char *
+q_account_file(const char *dir, const char *kind, const char *account, const char *suffix)
+{
+	char *name, *p, *path;
+
+	/* An account name is any string: keep it one file name, printable. */
+	if ((name = strdup(account)) == NULL)
+		return NULL;
+	for (p = name; *p; p++)
+		if (*p == '/' || (unsigned char)*p < 0x20)
+			*p = '_';
+	path = strfmt("%s/tmp/.%s.%s%s", dir, kind, name, suffix);
+	free(name);
+	return path;
+}
+
 int
 q_create(const char *dir, struct qentry *q, FILE **out, char **err)
 {

@@ -80,6 +80,9 @@ int	 q_remove(struct qentry *q);
 int	 q_fail(struct qentry *q, const char *why);
 void	 q_close(struct qentry *q);
 int	 q_read_env(const char *path, struct envelope *e);
+/* DIR/tmp/.KIND.ACCOUNT plus suffix: a per-account lock or socket (malloc'd). */
+char	*q_account_file(const char *dir, const char *kind, const char *account,
+	    const char *suffix);
 time_t	 q_backoff(int attempts);
 int	 q_print(const char *dir, FILE *out);
 int	 strcmp_p(const void *a, const void *b);

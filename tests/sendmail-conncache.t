@@ -198,6 +198,47 @@ chown root "$T/queue/$qid.msg"
 "$SENDMAIL" -C "$T/c.conf" -q 2>/dev/null
 is "$(smtp_count "$T/s")" $((n + 1)) "the entry itself is fine: -q sends it"
 
+# A keeper that fails the caller after all: it says GO (the caller lets go of
+# its entry) and closes without an answer, or it says NO.  The caller must
+# send the message itself, once.
+cat >"$T/fakekeeper.py" <<'PY'
+import os, socket, sys
+path, mode, ready = sys.argv[1:4]
+try:
+    os.unlink(path)
+except FileNotFoundError:
+    pass
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(1)
+s.settimeout(20)
+open(ready, "w").close()
+c, _ = s.accept()
+c.settimeout(20)
+c.recv(1024)
+if mode == "no":
+    c.sendall(b"NO\n")
+else:
+    c.sendall(b"GO\n")
+    c.recv(16)
+c.close()
+PY
+for mode in go-close no; do
+	stop_holders
+	rm -f "$T/fk.ready"
+	"$PY" "$T/fakekeeper.py" "$SOCK" "$mode" "$T/fk.ready" &
+	fk=$!
+	wait_for "[ -e '$T/fk.ready' ]" 10
+	n=$(smtp_count "$T/s")
+	msg "$mode" "fk-$mode@example.net" | "$SENDMAIL" -C "$T/c.conf" -i "fk-$mode@example.net" 2>/dev/null
+	is "$?" 0 "a keeper that answers $mode: exit 0"
+	wait "$fk"
+	is "$?" 0 "a keeper that answers $mode: the caller did hand the message to it"
+	is "$(smtp_count "$T/s")" $((n + 1)) "a keeper that answers $mode: sent by sendmail itself"
+	is "$(grep -l "^fk-$mode@example.net\$" "$T"/s/*.env | wc -l)" 1 "a keeper that answers $mode: once"
+	is "$("$SENDMAIL" -C "$T/c.conf" -bp)" "Mail queue is empty" "a keeper that answers $mode: nothing left queued"
+done
+
 # ------------------------------------------------------------ concurrency
 n=$(smtp_count "$T/s")
 pids=()
