@@ -50,7 +50,7 @@ tests/unit/%: tests/unit/%.c tests/unit/tap.h common/libpostie.a
 # Debian packages needed to build, test, demo and benchmark. A no-op when present.
 DEPS_BUILD := gcc make pkg-config libcurl4-openssl-dev libconfuse-dev
 DEPS_TEST  := perl python3 python3-aiosmtpd dovecot-core dovecot-pop3d openssl swaks mandoc \
-	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types
+	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types strace
 DEPS_BENCH := msmtp mpop fetchmail hyperfine
 deps:
 	@tests/lib/ensure-deps $(DEPS_BUILD) $(DEPS_TEST)
@@ -61,6 +61,12 @@ deps-bench:
 test: deps
 	$(MAKE) all $(UNIT_BIN)
 	prove -v tests/unit/run.t tests/*.t
+
+# The full fault-injection sweeps (strace at every syscall of a send, a queue
+# run and a poll): too long for `make test`; CI runs them after it.
+check-faults: deps
+	$(MAKE) all
+	prove tests/faults/*.t
 
 demo: deps
 	$(MAKE) all
@@ -116,7 +122,7 @@ clean:
 	rm -f common/*.o common/libpostie.a sendmail/*.o sendmail/sendmail \
 		popfetch/*.o popfetch/popfetch $(UNIT_BIN)
 
-.PHONY: all deps deps-bench test demo bench install install-system install-units uninstall clean
+.PHONY: all deps deps-bench test check-faults demo bench install install-system install-units uninstall clean
 
 # check-asan, check-valgrind, fuzz
 -include tests/check.mk
