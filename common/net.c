@@ -359,3 +359,14 @@ net_classify(CURL *c, CURLcode rc, const struct net_cfg *n, struct net_trace *t,
 		*msg = strfmt("%s port %d: %s", n->host, n->port, why);
 	return PX_TEMPFAIL;
 }
+
+int
+net_loopback(CURL *c)
+{
+	char *ip = NULL;
+
+	if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || ip == NULL)
+		return 0;
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+	    strncmp(ip, "::ffff:127.", 11) == 0;
+}

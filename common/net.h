@@ -49,6 +49,12 @@ int	 net_setup(CURL *c, enum net_proto proto, const struct net_cfg *n,
 enum px_err net_classify(CURL *c, CURLcode rc, const struct net_cfg *n,
 	    struct net_trace *t, char **msg);
 
+/*
+ * 1 when the connection of c (after it is made) goes to a loopback address
+ * (127.0.0.0/8, ::1): credentials may cross it without TLS.
+ */
+int	 net_loopback(CURL *c);
+
 /* Global libcurl init/cleanup; 0 or -1. */
 int	 net_global_init(void);
 void	 net_global_cleanup(void);
