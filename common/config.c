@@ -28,6 +28,7 @@
 	CFG_INT("timeout", 0, CFGF_NODEFAULT), \
 	CFG_STR("tls_ca_file", NULL, CFGF_NODEFAULT), \
 	CFG_BOOL("tls_verify", cfg_true, CFGF_NODEFAULT), \
+	CFG_BOOL("tls_required", cfg_true, CFGF_NODEFAULT), \
 	CFG_STR("tls_fingerprint", NULL, CFGF_NODEFAULT), \
 	CFG_STR("tls_cert_file", NULL, CFGF_NODEFAULT), \
 	CFG_STR("tls_key_file", NULL, CFGF_NODEFAULT), \
@@ -61,6 +62,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_INT("timeout", 60, CFGF_NONE),
 	CFG_STR("tls_ca_file", "", CFGF_NONE),
 	CFG_BOOL("tls_verify", cfg_true, CFGF_NONE),
+	CFG_BOOL("tls_required", cfg_true, CFGF_NONE),
 	CFG_STR("tls_fingerprint", "", CFGF_NONE),
 	CFG_STR("tls_cert_file", "", CFGF_NONE),
 	CFG_STR("tls_key_file", "", CFGF_NONE),
@@ -204,6 +206,8 @@ load_net(struct net_cfg *n, cfg_t *top, cfg_t *sec, int pop3, const char *where,
 	}
 	n->tls_verify = cfg_size(sec, "tls_verify") > 0 ? cfg_getbool(sec, "tls_verify") :
 	    cfg_getbool(top, "tls_verify");
+	n->tls_required = cfg_size(sec, "tls_required") > 0 ? cfg_getbool(sec, "tls_required") :
+	    cfg_getbool(top, "tls_required");
 #define INHERIT(key) (optstr(sec, key) ? optstr(sec, key) : optstr(top, key))
 	n->tls_ca_file = util_expand_tilde(INHERIT("tls_ca_file"));
 	n->tls_fingerprint = xstrdup(INHERIT("tls_fingerprint"));
@@ -215,9 +219,9 @@ load_net(struct net_cfg *n, cfg_t *top, cfg_t *sec, int pop3, const char *where,
 		return -1;
 	}
 	/*
-	 * Plain authentication without TLS: tls defaults to starttls, so an
-	 * unencrypted connection only happens when the file says tls = "none",
-	 * which is the explicit consent DESIGN.md asks for.
+	 * Credentials without TLS: tls = "none" alone is not consent to send a
+	 * password in clear to a host that is not on loopback; that takes
+	 * tls_required = false (sasl_plan() enforces it).
 	 */
 	return 0;
 }

@@ -26,6 +26,7 @@ struct net_cfg {
 	int	 timeout;	/* seconds */
 	char	*tls_ca_file;	/* NULL = system store */
 	int	 tls_verify;
+	int	 tls_required;	/* 0: credentials may cross an unencrypted connection to a non-loopback host */
 	char	*tls_fingerprint;	/* "sha256//..." or NULL */
 	char	*tls_cert_file;
 	char	*tls_key_file;
