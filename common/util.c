@@ -170,6 +170,47 @@ sl_has(const struct strlist *l, const char *s)
 	return 0;
 }
 
+/* Orders by string (case-insensitive), then by position: the first of equals leads. */
+static int
+uniq_cmp(const void *a, const void *b)
+{
+	const char *const *x = *(const char *const *const *)a, *const *y =
+	    *(const char *const *const *)b;
+	int r = strcasecmp(*x, *y);
+
+	return r ? r : (x > y) - (x < y);
+}
+
+int
+sl_uniq(struct strlist *l)
+{
+	char ***idx, **prev = NULL;
+	size_t i, k;
+
+	if (l->n < 2)
+		return 0;
+	/* Sort pointers into v (their order is the position), mark the later equals. */
+	if ((idx = malloc(l->n * sizeof *idx)) == NULL)
+		return -1;
+	for (i = 0; i < l->n; i++)
+		idx[i] = &l->v[i];
+	qsort(idx, l->n, sizeof *idx, uniq_cmp);
+	for (i = 0; i < l->n; i++) {
+		if (prev && strcasecmp(*prev, *idx[i]) == 0) {
+			free(*idx[i]);
+			*idx[i] = NULL;
+		} else
+			prev = idx[i];
+	}
+	free(idx);
+	for (i = k = 0; i < l->n; i++)
+		if (l->v[i])
+			l->v[k++] = l->v[i];
+	l->n = k;
+	l->v[k] = NULL;
+	return 0;
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -40,6 +40,8 @@ void	 sl_free(struct strlist *l);
 int	 sl_add(struct strlist *l, const char *s);	/* copies s */
 int	 sl_addown(struct strlist *l, char *s);	/* takes s */
 int	 sl_has(const struct strlist *l, const char *s);	/* case-insensitive */
+/* Drops every string equal (case-insensitive) to an earlier one, keeping the order; O(n log n); 0 or -1. */
+int	 sl_uniq(struct strlist *l);
 
 char	*xstrdup(const char *s);	/* strdup that accepts NULL */
 char	*xstrndup(const char *s, size_t n);

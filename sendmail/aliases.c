@@ -194,12 +194,10 @@ expand(const struct aliases *al, const char *addr, const char *domain, struct st
 		}
 		free(local);
 	}
+	/* Duplicates are dropped once the whole list is known (rcpts_resolve). */
 	if ((q = addr_qualify(addr, domain)) == NULL)
 		return -1;
-	if (!sl_has(out, q))
-		return sl_addown(out, q);
-	free(q);
-	return 0;
+	return sl_addown(out, q);
 }
 
 /*
@@ -289,6 +287,9 @@ rcpts_resolve(struct postie_cfg *cfg, const char *domain, const struct strlist *
 		addr_list_free(&l);
 	}
 	aliases_free(&al);
+	/* Each address once, in the order first met: sorting, not a scan per address. */
+	if (e == PX_OK && sl_uniq(out) == -1)
+		e = PX_SOFTWARE;
 	if (e == PX_SOFTWARE && *err == NULL)
 		*err = strdup("out of memory");
 	return e;
