@@ -353,6 +353,46 @@ has_password(cfg_t *top)
 	return 0;
 }
 
+/* A configuration is small: more than this is not one. */
+#define CONF_MAX	(4 * 1024 * 1024)
+
+/* Reads the whole file; 0, or -1 with *err "FILE: cannot read: REASON". */
+static int
+slurp_conf(FILE *fp, const char *path, char **text, char **err)
+{
+	struct sbuf b;
+	char buf[8192];
+	size_t n;
+
+	sb_init(&b);
+	sb_adds(&b, "");
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+		if (b.len + n > CONF_MAX) {
+			*err = strfmt("%s: larger than %d MiB: not a configuration file", path,
+			    CONF_MAX / (1024 * 1024));
+			sb_free(&b);
+			return -1;
+		}
+		if (memchr(buf, '\0', n) != NULL) {
+			*err = strfmt("%s: holds a NUL byte: not a configuration file", path);
+			sb_free(&b);
+			return -1;
+		}
+		if (sb_addn(&b, buf, n) == -1) {
+			*err = strdup("out of memory");
+			sb_free(&b);
+			return -1;
+		}
+	}
+	if (ferror(fp)) {
+		*err = strfmt("%s: cannot read: %s", path, strerror(errno));
+		sb_free(&b);
+		return -1;
+	}
+	*text = sb_steal(&b);
+	return 0;
+}
+
 struct postie_cfg *
 conf_load(const char *path, int must_exist, char **err)
 {
@@ -363,6 +403,7 @@ conf_load(const char *path, int must_exist, char **err)
 	int r;
 	unsigned i;
 	const char *s;
+	char *text = NULL;
 
 	*err = NULL;
 	if ((cf = calloc(1, sizeof *cf)) == NULL) {
@@ -389,8 +430,19 @@ conf_load(const char *path, int must_exist, char **err)
 			fclose(fp);
 			goto fail;
 		}
+		/*
+		 * Read here, through the descriptor checked above, and parsed
+		 * from memory: a read error is then ours to name (libconfuse's
+		 * scanner would print "input in flex scanner failed" and exit).
+		 */
+		if (slurp_conf(fp, path, &text, err) == -1) {
+			fclose(fp);
+			goto fail;
+		}
 		fclose(fp);
-		r = cfg_parse(top, path);
+		r = cfg_parse_buf(top, text);
+		free(text);
+		text = NULL;
 		if (r != CFG_SUCCESS) {
 			*err = strfmt("%s", errtext[0] ? errtext : "cannot parse the configuration");
 			if (errtext[0] && strncmp(errtext, path, strlen(path)) != 0) {
