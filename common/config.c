@@ -78,16 +78,20 @@ static cfg_opt_t top_opts[] = {
 
 static char errtext[512];
 
+/* The file being parsed from memory (libconfuse calls it "[buf]"). */
+static const char *parsing;
+
 static void
 conf_errfn(cfg_t *c, const char *fmt, va_list ap)
 {
 	char msg[400];
+	const char *file = parsing ? parsing : c ? c->filename : NULL;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (c && c->filename && c->line)
-		snprintf(errtext, sizeof errtext, "%s:%d: %s", c->filename, c->line, msg);
-	else if (c && c->filename)
-		snprintf(errtext, sizeof errtext, "%s: %s", c->filename, msg);
+	if (c && file && c->line)
+		snprintf(errtext, sizeof errtext, "%s:%d: %s", file, c->line, msg);
+	else if (file)
+		snprintf(errtext, sizeof errtext, "%s: %s", file, msg);
 	else
 		snprintf(errtext, sizeof errtext, "%s", msg);
 }
@@ -440,7 +444,9 @@ conf_load(const char *path, int must_exist, char **err)
 			goto fail;
 		}
 		fclose(fp);
+		parsing = path;
 		r = cfg_parse_buf(top, text);
+		parsing = NULL;
 		free(text);
 		text = NULL;
 		if (r != CFG_SUCCESS) {
