@@ -92,16 +92,24 @@ install: all
 		install -m 0600 etc/postie.conf $(DESTDIR)$(SYSCONFDIR)/postie.conf
 
 # A system-wide spool for multi-user machines: sendmail setgid postie, the
-# spool and the configuration readable only through it.
-SPOOLDIR ?= /var/spool/postie
+# spool and the configuration readable only through it, and a log file the
+# group may append to (for log = "/var/log/postie.log"; syslog needs none).
+# The layout (sendmail(8), SECURITY CONSIDERATIONS) is what a package must make.
+SPOOLDIR     ?= /var/spool/postie
+LOGFILE      ?= /var/log/postie.log
+POSTIE_GROUP ?= postie
 install-system: install
-	getent group postie >/dev/null || groupadd --system postie
-	chgrp postie $(DESTDIR)$(SBINDIR)/sendmail
+	getent group $(POSTIE_GROUP) >/dev/null || groupadd --system $(POSTIE_GROUP)
+	chgrp $(POSTIE_GROUP) $(DESTDIR)$(SBINDIR)/sendmail
 	chmod 2755 $(DESTDIR)$(SBINDIR)/sendmail
-	install -d -o root -g postie -m 2770 $(DESTDIR)$(SPOOLDIR) \
+	install -d -o root -g $(POSTIE_GROUP) -m 2770 $(DESTDIR)$(SPOOLDIR) \
 		$(DESTDIR)$(SPOOLDIR)/tmp $(DESTDIR)$(SPOOLDIR)/failed
-	chgrp postie $(DESTDIR)$(SYSCONFDIR)/postie.conf
+	chgrp $(POSTIE_GROUP) $(DESTDIR)$(SYSCONFDIR)/postie.conf
 	chmod 0640 $(DESTDIR)$(SYSCONFDIR)/postie.conf
+	install -d $(DESTDIR)$(dir $(LOGFILE))
+	[ -e $(DESTDIR)$(LOGFILE) ] || install -m 0620 /dev/null $(DESTDIR)$(LOGFILE)
+	chown root:$(POSTIE_GROUP) $(DESTDIR)$(LOGFILE)
+	chmod 0620 $(DESTDIR)$(LOGFILE)
 
 install-units:
 	install -d $(DESTDIR)$(UNITDIR)

@@ -425,6 +425,36 @@ util_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int
+util_open_real(const char *path, int flags)
+{
+	uid_t eu = geteuid(), ru = getuid();
+	gid_t eg = getegid(), rg = getgid();
+	int fd, saved;
+
+	/* Back to the caller's own rights for the open, and no further. */
+	if (eg != rg && setegid(rg) == -1)
+		return -1;
+	if (eu != ru && seteuid(ru) == -1) {
+		saved = errno;
+		/* Failing, it leaves us without the group: the spool refuses us. */
+		(void)!setegid(eg);
+		errno = saved;
+		return -1;
+	}
+	fd = open(path, flags | O_CLOEXEC);
+	saved = errno;
+	if ((eu != ru && seteuid(eu) == -1) || (eg != rg && setegid(eg) == -1)) {
+		/* Not privileged any more: the spool will refuse us, nothing leaks. */
+		if (fd != -1)
+			close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	errno = saved;
+	return fd;
+}
+
 char *
 util_command_line(const char *cmd, const char **err)
 {

@@ -73,6 +73,13 @@ char	*util_rfc5322_date(time_t t);
 double	 util_monotonic(void);
 
 /*
+ * open(path, flags | O_CLOEXEC) with the real user and group IDs as the
+ * effective ones (a setgid program opening a file named by its caller),
+ * then the effective IDs back.  The descriptor, or -1 with errno.
+ */
+int	 util_open_real(const char *path, int flags);
+
+/*
  * Runs "/bin/sh -c cmd" and returns the first line of its stdout with the
  * newline removed.  NULL on failure, with *err set to a static description.
  */

@@ -38,6 +38,7 @@ struct opts {
 	const char *subject;	/* --subject */
 	struct strlist attach;	/* --attach files */
 	struct strlist attach_type;	/* matching types, "" = from mime.types */
+	int	*attach_fd;	/* attach_open(): each file opened with the caller's rights */
 	char	 mode;		/* 'm' send, 'p' list queue, 's' -bs, 'q' run queue, 'i' newaliases, 'v' verify */
 	long	 qinterval;	/* -qTIME in seconds, 0 = once */
 	const char *q_id, *q_rcpt, *q_sender;	/* -qI -qR -qS substrings */
@@ -158,9 +159,17 @@ int	 bs_serve(struct postie_cfg *cfg, const struct opts *o);
 
 /* attach.c */
 /*
+ * Opens every --attach file once, with the caller's real user and group
+ * (never the setgid group's), before the message is read: what is attached
+ * is what the caller could read when it started us.  0, or -1 with *err
+ * (malloc'd, names the file; exit status 66).  attach_close() closes them.
+ */
+int	 attach_open(struct opts *o, char **err);
+void	 attach_close(struct opts *o);
+/*
  * Writes h and a multipart/mixed body: the text read from r (r NULL: no
  * text; first/firstlen: a line already read when have_first) as the first
- * part, then each --attach file as a base64 part.
+ * part, then each --attach file (read from o->attach_fd) as a base64 part.
  */
 enum px_err attach_wrap(struct msgctx *m, struct hdr_block *h, struct reader *r,
 	    const char *first, size_t firstlen, int have_first, FILE *out);
