@@ -212,7 +212,9 @@ load_net(struct net_cfg *n, cfg_t *top, cfg_t *sec, int pop3, const char *where,
 	    cfg_getbool(top, "tls_verify");
 	n->tls_required = cfg_size(sec, "tls_required") > 0 ? cfg_getbool(sec, "tls_required") :
 	    cfg_getbool(top, "tls_required");
-#define INHERIT(key) (optstr(sec, key) ? optstr(sec, key) : optstr(top, key))
+	/* A key set in the section wins, "" too: it means "none" (for
+	 * tls_ca_file the system store), whatever the top level says. */
+#define INHERIT(key) (cfg_size(sec, key) > 0 ? optstr(sec, key) : optstr(top, key))
 	n->tls_ca_file = util_expand_tilde(INHERIT("tls_ca_file"));
 	n->tls_fingerprint = xstrdup(INHERIT("tls_fingerprint"));
 	n->tls_cert_file = util_expand_tilde(INHERIT("tls_cert_file"));
