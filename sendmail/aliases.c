@@ -62,7 +62,7 @@ aliases_load(const char *file, struct aliases *al, char **err)
 	size_t cap = 0;
 	ssize_t n;
 	struct sbuf entry;
-	int lineno = 0, r = 0;
+	int lineno = 0, first = 0, r = 0;
 
 	memset(al, 0, sizeof *al);
 	al->loaded = 1;
@@ -90,7 +90,7 @@ aliases_load(const char *file, struct aliases *al, char **err)
 			colon = strchr(entry.s, ':');
 			if (colon == NULL || colon == entry.s) {
 				*err = strfmt("%s:%d: no colon after the alias name", file,
-				    lineno - 1);
+				    first);
 				r = -1;
 				break;
 			}
@@ -105,6 +105,7 @@ aliases_load(const char *file, struct aliases *al, char **err)
 			break;
 		if (n == 0 || line[0] == '#' || line[0] == ' ' || line[0] == '\t')
 			continue;
+		first = lineno;		/* where the entry starts, for the error */
 		sb_adds(&entry, line);
 	}
 	free(line);
