@@ -6,6 +6,7 @@ LIBDIR     ?= $(PREFIX)/lib
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 DESTDIR    ?=
 VERSION    := 0.1.0
 
@@ -32,28 +33,42 @@ HEADERS      := $(wildcard common/*.h sendmail/*.h popfetch/*.h)
 
 all: sendmail/sendmail popfetch/popfetch
 
+# What a build compiles in: the compiler, its flags and with them SYSCONFDIR
+# and VERSION.  When they change (`make install SYSCONFDIR=/opt/etc` after
+# `make`, other CFLAGS), .build-flags changes and everything is rebuilt.
+BUILD_FLAGS = $(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(LDLIBS)
+.build-flags: FORCE
+	@printf '%s\n' '$(subst ','\'',$(BUILD_FLAGS))' | cmp -s - $@ || \
+		printf '%s\n' '$(subst ','\'',$(BUILD_FLAGS))' >$@
+
 common/libpostie.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
-%.o: %.c $(HEADERS)
+%.o: %.c $(HEADERS) .build-flags
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-sendmail/sendmail: $(SENDMAIL_OBJ) common/libpostie.a
+sendmail/sendmail: $(SENDMAIL_OBJ) common/libpostie.a .build-flags
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SENDMAIL_OBJ) common/libpostie.a $(LDLIBS)
 
-popfetch/popfetch: $(POPFETCH_OBJ) common/libpostie.a
+popfetch/popfetch: $(POPFETCH_OBJ) common/libpostie.a .build-flags
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(POPFETCH_OBJ) common/libpostie.a $(LDLIBS)
 
-tests/unit/%: tests/unit/%.c tests/unit/tap.h common/libpostie.a
+tests/unit/%: tests/unit/%.c tests/unit/tap.h common/libpostie.a .build-flags
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< common/libpostie.a $(LDLIBS)
 
 # Debian packages needed to build, test, demo and benchmark. A no-op when present.
 DEPS_BUILD := gcc make pkg-config libcurl4-openssl-dev libconfuse-dev
 DEPS_TEST  := perl python3 python3-aiosmtpd dovecot-core dovecot-pop3d openssl swaks mandoc \
-	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types strace
+	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types strace systemd
 DEPS_BENCH := msmtp mpop fetchmail hyperfine
+# What tests/demo.sh runs: an SMTP server (aiosmtpd), Dovecot, openssl for its
+# certificates; not the compilers and checkers of the whole test set.
+DEPS_DEMO  := python3-aiosmtpd dovecot-core dovecot-pop3d openssl
 deps:
 	@tests/lib/ensure-deps $(DEPS_BUILD) $(DEPS_TEST)
+
+deps-demo:
+	@tests/lib/ensure-deps $(DEPS_BUILD) $(DEPS_DEMO)
 
 deps-bench:
 	@tests/lib/ensure-deps $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
@@ -68,7 +83,7 @@ check-faults: deps
 	$(MAKE) all
 	prove tests/faults/*.t
 
-demo: deps
+demo: deps-demo
 	$(MAKE) all
 	tests/demo.sh
 
@@ -86,7 +101,9 @@ install: all
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/newaliases
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(LIBDIR)/sendmail
 	install -m 0644 man/sendmail.8 $(DESTDIR)$(MANDIR)/man8/sendmail.8
+	install -m 0644 man/newaliases.8 $(DESTDIR)$(MANDIR)/man8/newaliases.8
 	install -m 0644 man/popfetch.1 $(DESTDIR)$(MANDIR)/man1/popfetch.1
+	install -m 0644 man/mailq.1 $(DESTDIR)$(MANDIR)/man1/mailq.1
 	install -m 0644 man/postie.conf.5 $(DESTDIR)$(MANDIR)/man5/postie.conf.5
 	[ -e $(DESTDIR)$(SYSCONFDIR)/postie.conf ] || \
 		install -m 0600 etc/postie.conf $(DESTDIR)$(SYSCONFDIR)/postie.conf
@@ -111,26 +128,40 @@ install-system: install
 	chown root:$(POSTIE_GROUP) $(DESTDIR)$(LOGFILE)
 	chmod 0620 $(DESTDIR)$(LOGFILE)
 
+# The units of etc/ with the paths of this install, as system units and, all
+# but popfetch@.service, as user units (what a user's systemd finds without
+# copying).  A user manager has no network-online.target: the user units
+# leave it out.
+UNITS      := $(notdir $(sort $(wildcard etc/*.service etc/*.timer)))
+USER_UNITS := $(filter-out popfetch@.service,$(UNITS))
+UNIT_SED   := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
 install-units:
-	install -d $(DESTDIR)$(UNITDIR)
-	for u in etc/*.service etc/*.timer; do \
-		sed -e 's|/usr/sbin/sendmail|$(SBINDIR)/sendmail|g' \
-		    -e 's|/usr/local/bin/popfetch|$(BINDIR)/popfetch|g' $$u \
-		    > $(DESTDIR)$(UNITDIR)/$${u#etc/}; \
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR)
+	for u in $(UNITS); do \
+		sed $(UNIT_SED) etc/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	for u in $(USER_UNITS); do \
+		sed $(UNIT_SED) -e '/^[A-Za-z]*=network-online\.target$$/d' etc/$$u \
+			>$(DESTDIR)$(USERUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(USERUNITDIR)/$$u || exit 1; \
 	done
 
 uninstall:
-	for u in etc/*.service etc/*.timer; do rm -f $(DESTDIR)$(UNITDIR)/$${u#etc/}; done
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	for u in $(USER_UNITS); do rm -f $(DESTDIR)$(USERUNITDIR)/$$u; done
 	rm -f $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/popfetch \
 		$(DESTDIR)$(BINDIR)/mailq $(DESTDIR)$(BINDIR)/newaliases $(DESTDIR)$(LIBDIR)/sendmail \
-		$(DESTDIR)$(MANDIR)/man8/sendmail.8 $(DESTDIR)$(MANDIR)/man1/popfetch.1 \
+		$(DESTDIR)$(MANDIR)/man8/sendmail.8 $(DESTDIR)$(MANDIR)/man8/newaliases.8 \
+		$(DESTDIR)$(MANDIR)/man1/popfetch.1 $(DESTDIR)$(MANDIR)/man1/mailq.1 \
 		$(DESTDIR)$(MANDIR)/man5/postie.conf.5
 
 clean:
 	rm -f common/*.o common/libpostie.a sendmail/*.o sendmail/sendmail \
-		popfetch/*.o popfetch/popfetch $(UNIT_BIN)
+		popfetch/*.o popfetch/popfetch $(UNIT_BIN) .build-flags
 
-.PHONY: all deps deps-bench test check-faults demo bench install install-system install-units uninstall clean
+.PHONY: all deps deps-bench deps-demo test check-faults demo bench install install-system \
+	install-units uninstall clean FORCE
 
 # check-asan, check-valgrind, fuzz
 -include tests/check.mk
