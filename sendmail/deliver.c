@@ -120,12 +120,22 @@ defer(struct qentry *q, const char *why)
 		log_error("%s: cannot update the queue entry", q->id);
 }
 
+/*
+ * Whether this run sends the entry: the caller's own (root: any), of the
+ * account, due, and matching -qI/-qR/-qS.
+ */
 static int
-selected(const struct opts *o, const char *id, const struct envelope *e)
+selected(const struct opts *o, const char *dir, const char *id, const struct envelope *e,
+    const char *only_account, int only_due, time_t now)
 {
 	size_t i;
 	int hit;
 
+	if (!q_visible(q_owner(dir, id, e)))
+		return 0;
+	if ((only_account && strcmp(e->account, only_account) != 0) ||
+	    (only_due && e->next > now))
+		return 0;
 	if (o->q_id && strstr(id, o->q_id) == NULL)
 		return 0;
 	if (o->q_sender && strcasestr(e->sender, o->q_sender) == NULL)
@@ -146,10 +156,11 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 {
 	struct strlist ids;
 	struct qentry q;
+	struct envelope peek;
 	struct conns local, *cs = keep ? keep : &local;
 	struct smtp_account *a;
 	struct smtp_conn *c;
-	char *msg, *err;
+	char *msg, *err, *path;
 	size_t i, k;
 	time_t now;
 	int sent = 0, kept = 0, failed = 0;
@@ -161,11 +172,26 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 		return 0;
 	}
 	for (i = 0; i < ids.n; i++) {
+		/*
+		 * Chosen before it is locked: a lock taken on an entry this run
+		 * does not send (another user's, say) would let a stopped runner
+		 * hold it from everyone else's queue run.
+		 */
+		now = time(NULL);
+		path = strfmt("%s/%s.env", cfg->queue_dir, ids.v[i]);
+		if (path == NULL || q_read_env(path, &peek) == -1) {
+			free(path);
+			continue;	/* gone */
+		}
+		free(path);
+		k = (size_t)selected(o, cfg->queue_dir, ids.v[i], &peek, only_account, only_due, now);
+		env_free(&peek);
+		if (!k)
+			continue;
 		if (q_lock(cfg->queue_dir, ids.v[i], &q) != 0)
 			continue;	/* busy with another runner, or gone */
-		now = time(NULL);
-		if ((only_account && strcmp(q.env.account, only_account) != 0) ||
-		    (only_due && q.env.next > now) || !selected(o, q.id, &q.env)) {
+		/* What it is now that it is ours (a runner may have just tried it). */
+		if (!selected(o, q.dir, q.id, &q.env, only_account, only_due, now)) {
 			q_close(&q);
 			continue;
 		}
@@ -238,7 +264,7 @@ void
 queue_background(struct postie_cfg *cfg, const struct opts *o, const char *account)
 {
 	struct conns cs;
-	char *lock;
+	char *lock, kind[40];
 	pid_t pid;
 	int fd;
 
@@ -255,7 +281,9 @@ queue_background(struct postie_cfg *cfg, const struct opts *o, const char *accou
 	 * the one holding it loops until a pass finds nothing due, so a message
 	 * queued while it works is sent over the same connection.
 	 */
-	lock = q_account_file(cfg->queue_dir, "runner", account, "");
+	/* Per user: a shared spool's users must not wait for (or lock out) each other. */
+	snprintf(kind, sizeof kind, "runner.%lu", (unsigned long)getuid());
+	lock = q_account_file(cfg->queue_dir, kind, account, "");
 	fd = lock ? open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660) : -1;
 	free(lock);
 	if (fd == -1 || flock(fd, LOCK_EX) == -1)

@@ -25,6 +25,7 @@ env_init(struct envelope *e)
 {
 	memset(e, 0, sizeof *e);
 	sl_init(&e->rcpts);
+	e->uid = NO_UID;
 }
 
 void
@@ -84,8 +85,34 @@ make_id(void)
 	    (unsigned long)(ts.tv_nsec / 10000) & 0xfffff, (unsigned long)getpid(), counter++);
 }
 
+/* 1 when dir is a shared spool: setgid, its files belong to the group. */
 static int
-write_env(const char *path, const struct envelope *e)
+shared_dir(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
+}
+
+/*
+ * A new queue file's mode: readable by the group in a shared spool (any
+ * runner of the queue is the setgid sendmail), private otherwise.  Set
+ * explicitly, as root's umask is not the setgid program's.  Written by root
+ * for another user (root's queue run), the file goes to that user, so that
+ * the entry stays theirs to see and retry.
+ */
+static int
+own_file(int fd, const char *dir, uid_t owner)
+{
+	if (fchmod(fd, shared_dir(dir) ? 0640 : 0600) == -1)
+		return -1;
+	if (geteuid() == 0 && owner != NO_UID && owner != 0 && fchown(fd, owner, (gid_t)-1) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+write_env(const char *dir, const char *path, const struct envelope *e)
 {
 	FILE *fp;
 	size_t i;
@@ -94,14 +121,18 @@ write_env(const char *path, const struct envelope *e)
 
 	if (tmp == NULL)
 		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
-		if (fd != -1)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1 || own_file(fd, dir, e->uid) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd != -1) {
 			close(fd);
+			unlink(tmp);
+		}
 		free(tmp);
 		return -1;
 	}
 	fprintf(fp, "account %s\nsender %s\n", e->account, e->sender);
+	if (e->uid != NO_UID)
+		fprintf(fp, "uid %lu\n", (unsigned long)e->uid);
 	for (i = 0; i < e->rcpts.n; i++)
 		fprintf(fp, "rcpt %s\n", e->rcpts.v[i]);
 	fprintf(fp, "created %lld\nattempts %d\nnext %lld\nsize %lld\n",
@@ -139,6 +170,7 @@ q_read_env(const char *path, struct envelope *e)
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
 	env_init(e);
+	e->uid = NO_UID;
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
@@ -160,6 +192,13 @@ q_read_env(const char *path, struct envelope *e)
 			e->size = (off_t)strtoll(v, NULL, 10);
 		else if (strncmp(line, "error ", 6) == 0)
 			e->error = strdup(v);
+		else if (strncmp(line, "uid ", 4) == 0) {
+			char *end;
+			unsigned long u = strtoul(v, &end, 10);
+
+			/* A garbled uid belongs to nobody but root. */
+			e->uid = *v && !*end && u < (unsigned long)NO_UID ? (uid_t)u : 0;
+		}
 	}
 	free(line);
 	fclose(fp);
@@ -174,6 +213,27 @@ static char *
 qpath(const char *dir, const char *sub, const char *id, const char *ext)
 {
 	return strfmt("%s%s%s/%s.%s", dir, sub ? "/" : "", sub ? sub : "", id, ext);
+}
+
+uid_t
+q_owner(const char *dir, const char *id, const struct envelope *e)
+{
+	struct stat st;
+	char *msg;
+	uid_t u = NO_UID;
+
+	if (e->uid != NO_UID)
+		return e->uid;
+	if ((msg = qpath(dir, NULL, id, "msg")) != NULL && lstat(msg, &st) == 0)
+		u = st.st_uid;
+	free(msg);
+	return u;
+}
+
+int
+q_visible(uid_t owner)
+{
+	return getuid() == 0 || (owner != NO_UID && owner == getuid());
 }
 
 char *
@@ -207,9 +267,13 @@ q_create(const char *dir, struct qentry *q, FILE **out, char **err)
 		*err = strdup("out of memory");
 		return -1;
 	}
-	fd = open(q->tmpmsg, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd == -1) {
+	fd = open(q->tmpmsg, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1 || own_file(fd, dir, NO_UID) == -1) {
 		*err = strfmt("cannot create %s: %s", q->tmpmsg, strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(q->tmpmsg);
+		}
 		return -1;
 	}
 	/* flock belongs to the open file, so it survives renames and dup. */
@@ -222,6 +286,7 @@ q_create(const char *dir, struct qentry *q, FILE **out, char **err)
 	}
 	q->fd = fd;
 	q->env.created = time(NULL);
+	q->env.uid = getuid();	/* the entry is its submitter's, whoever runs the queue */
 	return 0;
 }
 
@@ -253,7 +318,7 @@ q_commit(struct qentry *q, FILE *fp, char **err)
 	}
 	free(q->tmpmsg);
 	q->tmpmsg = NULL;
-	if (write_env(env, &q->env) == -1) {
+	if (write_env(q->dir, env, &q->env) == -1) {
 		*err = strfmt("cannot write %s: %s", env, strerror(errno));
 		unlink(msg);
 		goto out;
@@ -313,6 +378,7 @@ strcmp_p(const void *a, const void *b)
 int
 q_lock(const char *dir, const char *id, struct qentry *q)
 {
+	struct stat st;
 	char *msg, *env;
 	int fd, r = -1;
 
@@ -335,6 +401,9 @@ q_lock(const char *dir, const char *id, struct qentry *q)
 		close(fd);
 		goto out;
 	}
+	/* An entry from before the uid field: its data file says whose it is. */
+	if (q->env.uid == NO_UID && fstat(fd, &st) == 0)
+		q->env.uid = st.st_uid;
 	q->fd = fd;
 	q->dir = strdup(dir);
 	q->id = strdup(id);
@@ -353,7 +422,7 @@ q_update(struct qentry *q)
 
 	if (env == NULL)
 		return -1;
-	r = write_env(env, &q->env);
+	r = write_env(q->dir, env, &q->env);
 	free(env);
 	return r;
 }
@@ -396,7 +465,7 @@ q_fail(struct qentry *q, const char *why)
 	}
 	free(q->env.error);
 	q->env.error = xstrdup(why);
-	if (write_env(fenv, &q->env) == -1)
+	if (write_env(fdir, fenv, &q->env) == -1)
 		goto out;
 	if (rename(msg, fmsg) == -1) {
 		unlink(fenv);
@@ -469,6 +538,11 @@ print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 			continue;
 		}
 		free(path);
+		/* Another user's entry: not even its size or sender. */
+		if (!q_visible(q_owner(d, ids.v[i], &e))) {
+			env_free(&e);
+			continue;
+		}
 		busy = 0;
 		if (!sub) {
 			int fd;

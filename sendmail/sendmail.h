@@ -55,7 +55,9 @@ struct envelope {
 	time_t	 next;		/* next attempt not before */
 	char	*error;		/* last error, or NULL */
 	off_t	 size;
+	uid_t	 uid;		/* who submitted it; NO_UID in entries older than the field */
 };
+#define NO_UID	((uid_t)-1)
 
 void	 env_init(struct envelope *e);
 void	 env_free(struct envelope *e);
@@ -81,6 +83,14 @@ int	 q_remove(struct qentry *q);
 int	 q_fail(struct qentry *q, const char *why);
 void	 q_close(struct qentry *q);
 int	 q_read_env(const char *path, struct envelope *e);
+/*
+ * Whose entry ID (envelope e, read locked or not) is: the uid recorded in
+ * it, else (entries written before the field) the owner of its data file,
+ * which only its submitter ever creates.  NO_UID if neither is known.
+ */
+uid_t	 q_owner(const char *dir, const char *id, const struct envelope *e);
+/* 1 when the caller may see and run an entry of owner: root, or its owner. */
+int	 q_visible(uid_t owner);
 /* DIR/tmp/.KIND.ACCOUNT plus suffix: a per-account lock or socket (malloc'd). */
 char	*q_account_file(const char *dir, const char *kind, const char *account,
 	    const char *suffix);
