@@ -28,9 +28,10 @@ log_attempt(struct smtp_conn *c, const struct qentry *q, const struct strlist *t
 	sb_init(&r);
 	for (i = 0; i < to->n; i++)
 		sb_printf(&r, "%s%s", i ? "," : "", to->v[i]);
+	/* uid: who submitted it (-1 for entries older than the field). */
 	log_event(strcmp(status, "sent") == 0 ? LOG_INFO : LOG_WARNING,
-	    "%s: account=%s host=%s tls=%s from=<%s> to=<%s> size=%lld status=%s%s%s", q->id,
-	    q->env.account, c ? smtp_host(c) : "-", c ? smtp_tls(c) : "-", q->env.sender,
+	    "%s: uid=%ld account=%s host=%s tls=%s from=<%s> to=<%s> size=%lld status=%s%s%s",
+	    q->id, q->env.uid == NO_UID ? -1L : (long)q->env.uid, q->env.account, c ? smtp_host(c) : "-", c ? smtp_tls(c) : "-", q->env.sender,
 	    r.s ? r.s : "",
 	    (long long)q->env.size, status, why ? " reply=" : "", why ? why : "");
 	sb_free(&r);
@@ -199,7 +200,8 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 			msg = strfmt("given up after %ld days in the queue; last error: %s",
 			    (long)(now - q.env.created) / 86400,
 			    q.env.error ? q.env.error : "none");
-			log_event(LOG_ERR, "%s: from=<%s> expired: %s", q.id, q.env.sender, msg);
+			log_event(LOG_ERR, "%s: uid=%ld from=<%s> expired: %s", q.id,
+			    q.env.uid == NO_UID ? -1L : (long)q.env.uid, q.env.sender, msg);
 			if (q_fail(&q, msg) == -1)
 				log_error("%s: cannot move the entry to failed/", q.id);
 			log_error("%s: %s", q.id, msg);
@@ -315,6 +317,7 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	m.o = o;
 	m.cfg = cfg;
 	m.env = &q.env;
+	m.qid = q.id;
 	e = message_read(&m, r, out);
 	res->dot_seen = m.dot_seen;
 	res->too_big = m.too_big;

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -359,8 +360,20 @@ load_config(const struct opts *o, int must_have, int *code)
 		return NULL;
 	}
 	free(path);
-	if (log_open(cfg->log) == -1)
-		log_error("cannot open the log file %s: %s", cfg->log, strerror(errno));
+	if (log_open(cfg->log) == -1) {
+		const char *why = strerror(errno);
+		struct group *gr = getegid() != getgid() ? getgrgid(getegid()) : NULL;
+
+		/* log_open() fell back to syslog: the line is not lost, the admin must mend it. */
+		if (gr)
+			log_error("cannot open the log file %s: %s; logging to syslog instead "
+			    "(a setgid sendmail needs it writable by group %s: chgrp %s %s; "
+			    "chmod g+w %s)", cfg->log, why, gr->gr_name, gr->gr_name,
+			    cfg->log, cfg->log);
+		else
+			log_error("cannot open the log file %s: %s; logging to syslog instead",
+			    cfg->log, why);
+	}
 	return cfg;
 }
 

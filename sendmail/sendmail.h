@@ -104,6 +104,7 @@ struct msgctx {
 	struct postie_cfg *cfg;
 	struct smtp_account *acct;	/* chosen account (set by message_read) */
 	struct envelope *env;
+	const char *qid;		/* the queue id, for the Received: field */
 	char	*errmsg;		/* one-line error on failure */
 	int	 dot_seen;		/* input ended with a lone "." line */
 	int	 too_big;		/* over o->max_size */

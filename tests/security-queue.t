@@ -40,6 +40,42 @@ queue() {
 	comm -13 <(echo "$before") <(spool_ids)
 }
 
+# ------------------------------------- Received: and the log name the user
+printf 'From: The Boss <boss@example.org>\nSubject: forged\n\nbody\n' >"$H1/forged"
+chown "$U1" "$H1/forged"
+as "$U1" "$SM" -i -f boss@example.org one@example.org <"$H1/forged" 2>"$T/err"
+is "$?" 0 "user one sends with -f and From: of someone else"
+unlike "$(cat "$T/err")" "log file" "no complaint about the log file"
+N=$((N + 1))
+if smtp_wait "$T/smtp" "$N" 10; then
+	m=$T/smtp/$(printf %04d "$N").msg
+	like "$(head -1 "$m")" "^Received: from $U1 \\(uid $UID1\\)"$'\r$' "the first field names the user and uid"
+	like "$(sed -n 2p "$m")" $'^\tby [^ ]+ \\(Postie\\) id [^ ;]+;\r$' "by this host, with the queue id"
+	is "$(grep -c '^Received:' "$m")" 1 "one Received: field"
+else
+	fail "the forged message arrived"
+fi
+like "$(grep 'status=sent' "$LOGF" | tail -1)" "uid=$UID1 account=default .*from=<boss@example.org>" \
+	"the log line (in the group's log file) names the uid"
+printf 'Subject: two\n\nbody\n' | as "$U2" "$SM" -i two@example.org 2>"$T/err"
+N=$((N + 1))
+unlike "$(cat "$T/err")" "log file" "user two: no complaint about the log file"
+is "$(grep -c "uid=$UID2 .*status=sent" "$LOGF")" 1 "user two's send is logged too"
+like "$(stat -c '%U %G %a' "$LOGF")" "^root $GRP 620\$" "the log file: root:$GRP 0620, users cannot read it"
+as "$U1" cat "$LOGF" >/dev/null 2>&1
+is "$?" 1 "user one cannot read the log"
+smtp_wait "$T/smtp" "$N" 10
+# A log file the group cannot write (made by root's first send, say): said how to mend.
+install -m 0600 /dev/null "$T/log/root-only.log"
+sed -i "s|^log = .*|log = \"$T/log/root-only.log\"|" "$CONF"
+printf 'Subject: two\n\nbody\n' | as "$U2" "$SM" -i two@example.org 2>"$T/err"
+is "$?" 0 "a log file the group cannot write: the message is still sent"
+like "$(cat "$T/err")" "cannot open the log file $T/log/root-only.log: Permission denied; logging to syslog instead \\(a setgid sendmail needs it writable by group $GRP: chgrp $GRP" \
+	"one line: the file, syslog instead, the fix"
+N=$((N + 1))
+smtp_wait "$T/smtp" "$N" 10
+write_system_conf
+
 # ------------------------------------------------------------- mailq, -q, -qI
 a1=$(queue "$U1" default one@example.org)
 a2=$(queue "$U2" default two@example.org)
@@ -63,7 +99,7 @@ as "$U1" "$SM" -qI "$a2" 2>"$T/err"
 is "$?" 0 "user one: sendmail -qI <user two's id> exits 0"
 as "$U1" "$SM" -qR two@example.org 2>>"$T/err"
 as "$U1" "$SM" -qS "$U2" 2>>"$T/err"
-is "$(smtp_count "$T/smtp")" 0 "user one's -qI/-qR/-qS sent nothing of user two's"
+is "$(smtp_count "$T/smtp")" "$N" "user one's -qI/-qR/-qS sent nothing of user two's"
 is "$(spool_ids | tr '\n' ' ')" "$(printf '%s\n' "$a1" "$a2" | sort | tr '\n' ' ')" "both entries still queued"
 
 # A runner locks only what it sends: user one's -q under strace (as root, so
