@@ -600,8 +600,12 @@ conf_password(const struct net_cfg *n, char **err)
 		return strdup(n->password);
 	if (n->password_command == NULL)
 		return NULL;
+	/*
+	 * Not the command itself: the error reaches queue entries and mailq,
+	 * and a system configuration's command is not the user's business.
+	 */
 	if ((pw = util_command_line(n->password_command, &why)) == NULL)
-		*err = strfmt("password_command \"%s\": %s", n->password_command, why);
+		*err = strfmt("password_command failed: %s", why);
 	return pw;
 }
 

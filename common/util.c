@@ -465,6 +465,9 @@ util_command_line(const char *cmd, const char **err)
 	ssize_t r;
 	char *nl;
 
+	static char why[64];
+	int privileged = getegid() != getgid() || geteuid() != getuid();
+
 	*err = NULL;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		*err = "cannot create a pipe";
@@ -478,7 +481,26 @@ util_command_line(const char *cmd, const char **err)
 	}
 	if (pid == 0) {
 		dup2(pfd[1], STDOUT_FILENO);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		if (!privileged) {
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		/*
+		 * Set-ID (the system install): sh -p keeps the effective group,
+		 * which dash and bash drop otherwise, so the command can read a
+		 * secret only the group may read.  The real IDs stay the
+		 * caller's, so that the command and what it runs stay undumpable
+		 * and untraceable by the caller.  Its stderr is not the caller's
+		 * unless the caller is root: the messages may name what the
+		 * caller must not know.
+		 */
+		if (getuid() != 0) {
+			int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+			if (nul != -1)
+				dup2(nul, STDERR_FILENO);
+		}
+		execl("/bin/sh", "sh", "-p", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -497,12 +519,17 @@ util_command_line(const char *cmd, const char **err)
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		*err = "the command failed";
+		if (WIFEXITED(status))
+			snprintf(why, sizeof why, "it exited with status %d", WEXITSTATUS(status));
+		else
+			snprintf(why, sizeof why, "it was killed by signal %d",
+			    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		*err = why;
 		sb_free(&out);
 		return NULL;
 	}
 	if (out.s == NULL || out.len == 0) {
-		*err = "the command printed nothing";
+		*err = "it printed nothing";
 		sb_free(&out);
 		return NULL;
 	}

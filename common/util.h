@@ -81,7 +81,10 @@ int	 util_open_real(const char *path, int flags);
 
 /*
  * Runs "/bin/sh -c cmd" and returns the first line of its stdout with the
- * newline removed.  NULL on failure, with *err set to a static description.
+ * newline removed.  In a set-ID process it runs "/bin/sh -p -c cmd" (the
+ * effective IDs kept), with stderr to /dev/null unless the real user is
+ * root.  NULL on failure, with *err set to a static description ("it exited
+ * with status 3"; valid until the next call).
  */
 char	*util_command_line(const char *cmd, const char **err);
 
