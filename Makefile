@@ -8,7 +8,10 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 DESTDIR    ?=
-VERSION    := 0.1.0
+# The version is that of debian/changelog, the one place it is written: the
+# package's, and what sendmail -V and popfetch -V report ("unknown" in a
+# partial copy of the sources without debian/).
+VERSION    := $(or $(shell sed -n '1s/^postie (\([0-9A-Za-z.+~:-]*\)).*/\1/p' debian/changelog 2>/dev/null),unknown)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -76,6 +79,10 @@ deps-bench:
 test: deps
 	$(MAKE) all $(UNIT_BIN)
 	prove -v tests/unit/run.t tests/*.t
+
+# The C unit tests alone: no server, no network, no root (the package build runs them).
+check-unit: all $(UNIT_BIN)
+	prove tests/unit/run.t
 
 # The full fault-injection sweeps (strace at every syscall of a send, a queue
 # run and a poll): too long for `make test`; CI runs them after it.
@@ -160,8 +167,28 @@ clean:
 	rm -f common/*.o common/libpostie.a sendmail/*.o sendmail/sendmail \
 		popfetch/*.o popfetch/popfetch $(UNIT_BIN) .build-flags
 
-.PHONY: all deps deps-bench deps-demo test check-faults demo bench install install-system \
-	install-units uninstall clean FORCE
+# The Debian package (debian/), built by dpkg-buildpackage in a copy of the
+# sources, so that its files land in $(DEB_DIR) and not next to the tree:
+# $(DEB_DIR)/postie_$(VERSION)_ARCH.deb.  check-package builds it, runs
+# lintian, installs it on this machine, checks it and purges it (as root:
+# it replaces the MTA while it runs; see tests/package/check.t).
+DEB_DIR  ?= build-deb
+DEPS_DEB := $(DEPS_BUILD) build-essential dpkg-dev debhelper fakeroot
+deb:
+	@tests/lib/ensure-deps $(DEPS_DEB)
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)
+	echo '*' >$(DEB_DIR)/.gitignore
+	tests/lib/copy-sources $(DEB_DIR)/postie-$(VERSION) '($(DEB_DIR)|build-asan|tests/fuzz/bin)/'
+	cd $(DEB_DIR)/postie-$(VERSION) && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/*.deb
+
+check-package:
+	@tests/lib/ensure-deps $(DEPS_DEB) lintian python3-aiosmtpd openssl
+	prove -v tests/package/check.t
+
+.PHONY: all deps deps-bench deps-demo test check-unit check-faults demo bench install \
+	install-system install-units uninstall clean deb check-package FORCE
 
 # check-asan, check-valgrind, fuzz
 -include tests/check.mk

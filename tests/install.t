@@ -16,7 +16,8 @@
 
 S=$T/src
 mkdir -p "$S"
-(cd "$TOP" && tar cf - Makefile common sendmail/*.[ch] popfetch/*.[ch] man etc) | tar -C "$S" -xf -
+(cd "$TOP" && tar cf - Makefile common sendmail/*.[ch] popfetch/*.[ch] man etc debian/changelog) |
+	tar -C "$S" -xf -
 ok $? "a copy of the sources"
 mk() { make -s -C "$S" CFLAGS=-O0 "$@"; }
 
@@ -42,6 +43,14 @@ is "$(cat "$T/root$T/etc/postie.conf" 2>/dev/null | head -n 1)" "$(head -n 1 "$T
 check "make (the default SYSCONFDIR again)" mk
 like "$("$S/sendmail/sendmail" --help 2>&1)" 'then /etc/postie\.conf\)' "rebuilt for /etc/postie.conf"
 check "make install-units PREFIX=/usr DESTDIR=\$T/root" mk install-units PREFIX=/usr DESTDIR="$T/root"
+
+# The version: written once, in debian/changelog; the programs report it.
+v=$(sed -n '1s/^postie (\([^)]*\)).*/\1/p' "$TOP/debian/changelog")
+like "$v" '^[0-9]+\.[0-9]+' "debian/changelog starts with the version"
+is "$("$S/sendmail/sendmail" -V)" "sendmail (Postie) $v" "sendmail -V reports debian/changelog's version"
+like "$("$S/popfetch/popfetch" -V)" "^popfetch \\(Postie\\) $v, " "popfetch -V too"
+is "$(grep -rl -F "\"$v\"" "$TOP/Makefile" "$TOP/common" "$TOP/sendmail" "$TOP/popfetch" 2>/dev/null)" "" \
+	"no source file writes the version again"
 
 # ------------------------------------------------------------ units
 sys=$(cd "$TOP/etc" && ls -- *.service *.timer | sort | tr '\n' ' ')
