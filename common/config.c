@@ -39,6 +39,7 @@ static cfg_opt_t smtp_opts[] = {
 	CFG_STR("from", NULL, CFGF_NODEFAULT),
 	CFG_STR("from_rewrite", "local", CFGF_NONE),
 	CFG_STR("queue", "on_failure", CFGF_NONE),
+	CFG_STR("bounce", NULL, CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -68,6 +69,8 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR("tls_key_file", "", CFGF_NONE),
 	CFG_STR("queue_dir", "", CFGF_NONE),
 	CFG_INT("queue_lifetime", 432000, CFGF_NONE),
+	CFG_INT("failed_lifetime", 2592000, CFGF_NONE),
+	CFG_STR("bounce", "sender", CFGF_NONE),
 	CFG_INT("max_parallel", 4, CFGF_NONE),
 	CFG_STR("delivery", "foreground", CFGF_NONE),
 	CFG_INT("connection_cache", 5, CFGF_NONE),
@@ -78,20 +81,16 @@ static cfg_opt_t top_opts[] = {
 
 static char errtext[512];
 
-/* The file being parsed from memory (libconfuse calls it "[buf]"). */
-static const char *parsing;
-
 static void
 conf_errfn(cfg_t *c, const char *fmt, va_list ap)
 {
 	char msg[400];
-	const char *file = parsing ? parsing : c ? c->filename : NULL;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (c && file && c->line)
-		snprintf(errtext, sizeof errtext, "%s:%d: %s", file, c->line, msg);
-	else if (file)
-		snprintf(errtext, sizeof errtext, "%s: %s", file, msg);
+	if (c && c->filename && c->line)
+		snprintf(errtext, sizeof errtext, "%s:%d: %s", c->filename, c->line, msg);
+	else if (c && c->filename)
+		snprintf(errtext, sizeof errtext, "%s: %s", c->filename, msg);
 	else
 		snprintf(errtext, sizeof errtext, "%s", msg);
 }
@@ -212,9 +211,7 @@ load_net(struct net_cfg *n, cfg_t *top, cfg_t *sec, int pop3, const char *where,
 	    cfg_getbool(top, "tls_verify");
 	n->tls_required = cfg_size(sec, "tls_required") > 0 ? cfg_getbool(sec, "tls_required") :
 	    cfg_getbool(top, "tls_required");
-	/* A key set in the section wins, "" too: it means "none" (for
-	 * tls_ca_file the system store), whatever the top level says. */
-#define INHERIT(key) (cfg_size(sec, key) > 0 ? optstr(sec, key) : optstr(top, key))
+#define INHERIT(key) (optstr(sec, key) ? optstr(sec, key) : optstr(top, key))
 	n->tls_ca_file = util_expand_tilde(INHERIT("tls_ca_file"));
 	n->tls_fingerprint = xstrdup(INHERIT("tls_fingerprint"));
 	n->tls_cert_file = util_expand_tilde(INHERIT("tls_cert_file"));
@@ -257,6 +254,7 @@ load_smtp(struct postie_cfg *cf, cfg_t *top, cfg_t *sec, struct smtp_account *a,
 
 	snprintf(where, sizeof where, "%s: smtp \"%s\"", cf->path, cfg_title(sec));
 	a->name = strdup(cfg_title(sec));
+	a->conf = cf->path;
 	if (load_net(&a->net, top, sec, 0, where, err) == -1)
 		return -1;
 	a->from = xstrdup(optstr(sec, "from"));
@@ -270,6 +268,15 @@ load_smtp(struct postie_cfg *cf, cfg_t *top, cfg_t *sec, struct smtp_account *a,
 		a->from_rewrite = FROM_REWRITE_NEVER;
 	else {
 		*err = strfmt("%s: from_rewrite must be \"local\", \"always\" or \"never\"", where);
+		return -1;
+	}
+	s = optstr(sec, "bounce") ? optstr(sec, "bounce") : cfg_getstr(top, "bounce");
+	if (strcasecmp(s, "sender") == 0)
+		a->bounce = 1;
+	else if (strcasecmp(s, "none") == 0)
+		a->bounce = 0;
+	else {
+		*err = strfmt("%s: bounce must be \"sender\" or \"none\", not \"%s\"", where, s);
 		return -1;
 	}
 	s = cfg_getstr(sec, "queue");
@@ -359,46 +366,6 @@ has_password(cfg_t *top)
 	return 0;
 }
 
-/* A configuration is small: more than this is not one. */
-#define CONF_MAX	(4 * 1024 * 1024)
-
-/* Reads the whole file; 0, or -1 with *err "FILE: cannot read: REASON". */
-static int
-slurp_conf(FILE *fp, const char *path, char **text, char **err)
-{
-	struct sbuf b;
-	char buf[8192];
-	size_t n;
-
-	sb_init(&b);
-	sb_adds(&b, "");
-	while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
-		if (b.len + n > CONF_MAX) {
-			*err = strfmt("%s: larger than %d MiB: not a configuration file", path,
-			    CONF_MAX / (1024 * 1024));
-			sb_free(&b);
-			return -1;
-		}
-		if (memchr(buf, '\0', n) != NULL) {
-			*err = strfmt("%s: holds a NUL byte: not a configuration file", path);
-			sb_free(&b);
-			return -1;
-		}
-		if (sb_addn(&b, buf, n) == -1) {
-			*err = strdup("out of memory");
-			sb_free(&b);
-			return -1;
-		}
-	}
-	if (ferror(fp)) {
-		*err = strfmt("%s: cannot read: %s", path, strerror(errno));
-		sb_free(&b);
-		return -1;
-	}
-	*text = sb_steal(&b);
-	return 0;
-}
-
 struct postie_cfg *
 conf_load(const char *path, int must_exist, char **err)
 {
@@ -409,7 +376,6 @@ conf_load(const char *path, int must_exist, char **err)
 	int r;
 	unsigned i;
 	const char *s;
-	char *text = NULL;
 
 	*err = NULL;
 	if ((cf = calloc(1, sizeof *cf)) == NULL) {
@@ -436,21 +402,8 @@ conf_load(const char *path, int must_exist, char **err)
 			fclose(fp);
 			goto fail;
 		}
-		/*
-		 * Read here, through the descriptor checked above, and parsed
-		 * from memory: a read error is then ours to name (libconfuse's
-		 * scanner would print "input in flex scanner failed" and exit).
-		 */
-		if (slurp_conf(fp, path, &text, err) == -1) {
-			fclose(fp);
-			goto fail;
-		}
 		fclose(fp);
-		parsing = path;
-		r = cfg_parse_buf(top, text);
-		parsing = NULL;
-		free(text);
-		text = NULL;
+		r = cfg_parse(top, path);
 		if (r != CFG_SUCCESS) {
 			*err = strfmt("%s", errtext[0] ? errtext : "cannot parse the configuration");
 			if (errtext[0] && strncmp(errtext, path, strlen(path)) != 0) {
@@ -477,6 +430,12 @@ conf_load(const char *path, int must_exist, char **err)
 	s = optstr(top, "queue_dir");
 	cf->queue_dir = s ? util_expand_tilde(s) : default_queue_dir();
 	cf->queue_lifetime = cfg_getint(top, "queue_lifetime");
+	cf->failed_lifetime = cfg_getint(top, "failed_lifetime");
+	if (cf->failed_lifetime <= 0) {
+		*err = strfmt("%s: failed_lifetime must be a positive number of seconds",
+		    cf->path);
+		goto fail;
+	}
 	cf->max_parallel = (int)cfg_getint(top, "max_parallel");
 	s = cfg_getstr(top, "delivery");
 	if (strcasecmp(s, "foreground") == 0)
@@ -600,12 +559,8 @@ conf_password(const struct net_cfg *n, char **err)
 		return strdup(n->password);
 	if (n->password_command == NULL)
 		return NULL;
-	/*
-	 * Not the command itself: the error reaches queue entries and mailq,
-	 * and a system configuration's command is not the user's business.
-	 */
 	if ((pw = util_command_line(n->password_command, &why)) == NULL)
-		*err = strfmt("password_command failed: %s", why);
+		*err = strfmt("password_command \"%s\": %s", n->password_command, why);
 	return pw;
 }
 

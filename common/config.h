@@ -34,11 +34,13 @@ struct net_cfg {
 
 struct smtp_account {
 	char	*name;
+	const char *conf;	/* the file it is in (the cfg's path, not owned) */
 	struct net_cfg net;
 	char	*from;		/* may be NULL */
 	char	*domain;	/* section's domain, or the top-level one */
 	enum { FROM_REWRITE_LOCAL = 0, FROM_REWRITE_ALWAYS, FROM_REWRITE_NEVER } from_rewrite;
 	int	 queue;		/* 1 on_failure, 0 never */
+	int	 bounce;	/* 1: a message refused while nobody waits is bounced to its sender */
 };
 
 enum dest_kind { DEST_MBOX, DEST_MAILDIR, DEST_MDA };
@@ -62,6 +64,7 @@ struct postie_cfg {
 	char	*log;
 	char	*queue_dir;	/* never NULL: resolved default */
 	long	 queue_lifetime;
+	long	 failed_lifetime;	/* seconds a failed/ entry is kept */
 	int	 max_parallel;
 	char	 delivery;	/* 'i' foreground (default), 'b' background, 'q' queue only */
 	long	 connection_cache;	/* seconds an idle SMTP connection is kept for the next sendmail, 0 = off */

@@ -15,15 +15,22 @@
 
 #include <curl/curl.h>
 
-#include "curlshim.h"
 #include "log.h"
+#include "net.h"
+#include "util.h"
+
+/* A failed load is tried again after this long (a passing EIO, say). */
+#define RETRY_SECONDS	5.0
+
+static char load_error[512];
+static double failed_at;
 
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
 
 static struct {
 	void	*lib;
-	int	 failed;
+	int	 failed;	/* the last load failed, at failed_at */
 	CURLcode (*global_init)(long);
 	void	(*global_cleanup)(void);
 	CURL	*(*easy_init)(void);
@@ -53,7 +60,7 @@ load(void)
 
 	if (c.lib)
 		return 0;
-	if (c.failed)
+	if (c.failed && util_monotonic() - failed_at < RETRY_SECONDS)
 		return -1;
 	/*
 	 * Debian's libcurl pulls in GnuTLS through librtmp and libldap, whose
@@ -68,9 +75,8 @@ load(void)
 	if (set_env)
 		unsetenv("GNUTLS_NO_IMPLICIT_INIT");
 	if (c.lib == NULL) {
-		log_error("cannot load libcurl: %s", dlerror());
-		c.failed = 1;
-		return -1;
+		snprintf(load_error, sizeof load_error, "cannot load libcurl: %s", dlerror());
+		goto failed;
 	}
 	SYM(global_init, "curl_global_init");
 	SYM(global_cleanup, "curl_global_cleanup");
@@ -86,17 +92,30 @@ load(void)
 	SYM(easy_send, "curl_easy_send");
 	SYM(easy_recv, "curl_easy_recv");
 	if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error("cannot initialise libcurl");
+		snprintf(load_error, sizeof load_error, "cannot initialise libcurl");
 		goto fail2;
 	}
+	c.failed = 0;
 	return 0;
 fail:
-	log_error("libcurl.so.4 lacks a function Postie needs");
+	snprintf(load_error, sizeof load_error, "libcurl.so.4 lacks a function Postie needs");
 fail2:
 	dlclose(c.lib);
 	c.lib = NULL;
+failed:
+	/* The caller reports it (net_curl_error), once, with what it means. */
+	log_info("%s", load_error);
 	c.failed = 1;
+	failed_at = util_monotonic();
 	return -1;
+}
+
+const char *
+net_curl_error(void)
+{
+	if (c.lib || !load_error[0])
+		return "cannot start libcurl (out of memory?)";
+	return load_error;
 }
 
 CURLcode
@@ -205,15 +224,4 @@ curl_easy_recv(CURL *h, void *buf, size_t n, size_t *got)
 {
 	*got = 0;
 	return load() == 0 ? c.easy_recv(h, buf, n, got) : CURLE_FAILED_INIT;
-}
-
-/*
- * A function of libcurl's TLS library (OpenSSL's SSL_get_version, ...), for
- * tlsinfo.c: dlsym on libcurl's handle searches its dependencies too.
- * NULL when libcurl is not loaded or the TLS library is another.
- */
-void *
-curlshim_sym(const char *name)
-{
-	return load() == 0 ? dlsym(c.lib, name) : NULL;
 }

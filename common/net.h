@@ -27,8 +27,6 @@ struct net_trace {
 	void	(*hook)(void *arg, int out, const char *line, size_t len);
 	void	*hook_arg;
 	char	 errbuf[CURL_ERROR_SIZE];
-	/* A peer refused: credentials would have crossed to it in clear (tls_required). */
-	char	 refused_peer[64];
 };
 
 void	 net_trace_init(struct net_trace *t, int verbose);
@@ -56,6 +54,13 @@ enum px_err net_classify(CURL *c, CURLcode rc, const struct net_cfg *n,
  * (127.0.0.0/8, ::1): credentials may cross it without TLS.
  */
 int	 net_loopback(CURL *c);
+
+/*
+ * Why libcurl could not be loaded or initialised (curlshim.c loads it on
+ * first use, and tries again a few seconds after a failure): a static
+ * one-line text for the caller's message.
+ */
+const char *net_curl_error(void);
 
 /* Global libcurl init/cleanup; 0 or -1. */
 int	 net_global_init(void);

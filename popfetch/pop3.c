@@ -444,7 +444,7 @@ pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 	sb_init(&p->reply);
 	sb_init(&p->out);
 	if ((p->ibuf = malloc(IBUF)) == NULL || (p->c = curl_easy_init()) == NULL) {
-		*msg = strdup("cannot initialise libcurl");
+		*msg = strdup(net_curl_error());
 		return PX_SOFTWARE;
 	}
 	/* The password is needed only for a login (and its command only then runs). */

@@ -367,10 +367,10 @@ serve_one(struct postie_cfg *cfg, struct smtp_account *a, struct smtp_conn *c, i
 	struct stat st;
 	struct submit_result res;
 	struct qentry q;
+	struct verdict v;
 	char buf[REQ_MAX + 1], *p, *id, *hdr;
 	const char *s;
 	ssize_t n;
-	enum px_err e;
 	int errfd, nul, r = 0;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 || cred.uid != getuid())
@@ -411,15 +411,19 @@ serve_one(struct postie_cfg *cfg, struct smtp_account *a, struct smtp_conn *c, i
 		goto out;
 	}
 	memset(&res, 0, sizeof res);
-	e = deliver_entry(c, &q, 1, &res.msg);
-	submit_conclude(&q, c, a, e, &res);
+	deliver_entry(c, a, &q, 1, &res.msg, &v);
+	submit_conclude(&q, a, &v, &res);
 	hdr = strfmt("R %d %d %d\n", (int)res.err, res.queued, res.loud);
 	if (hdr == NULL || write_all(fd, hdr, strlen(hdr)) == -1 ||
-	    (res.msg && write_all(fd, res.msg, strlen(res.msg)) == -1))
+	    (res.msg && write_all(fd, res.msg, strlen(res.msg)) == -1)) {
 		log_event(LOG_WARNING, "%s: the sendmail that handed it over is gone", id);
+		/* Nobody heard of the refusal: its sender does. */
+		if (v.fail)
+			free(bounce_failed(cfg->queue_dir, v.failed_id, a, a->domain));
+	}
 	free(hdr);
 	free(res.msg);
-	r = e == PX_OK ? 1 : -1;
+	r = v.done && !v.keep ? 1 : -1;
 out:
 	if ((nul = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1) {
 		dup2(nul, STDERR_FILENO);

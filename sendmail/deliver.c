@@ -28,53 +28,113 @@ log_attempt(struct smtp_conn *c, const struct qentry *q, const struct strlist *t
 	sb_init(&r);
 	for (i = 0; i < to->n; i++)
 		sb_printf(&r, "%s%s", i ? "," : "", to->v[i]);
-	/* uid: who submitted it (-1 for entries older than the field). */
 	log_event(strcmp(status, "sent") == 0 ? LOG_INFO : LOG_WARNING,
-	    "%s: uid=%ld account=%s host=%s tls=%s from=<%s> to=<%s> size=%lld status=%s%s%s",
-	    q->id, q->env.uid == NO_UID ? -1L : (long)q->env.uid, q->env.account, c ? smtp_host(c) : "-", c ? smtp_tls(c) : "-", q->env.sender,
+	    "%s: account=%s host=%s tls=%s from=<%s> to=<%s> size=%lld status=%s%s%s", q->id,
+	    q->env.account, c ? smtp_host(c) : "-", c ? smtp_tls(c) : "-", q->env.sender,
 	    r.s ? r.s : "",
 	    (long long)q->env.size, status, why ? " reply=" : "", why ? why : "");
 	sb_free(&r);
 }
 
-enum px_err
-deliver_entry(struct smtp_conn *c, struct qentry *q, int interactive, char **msg)
+/* The recipients given up by v: those refused for good, and the left ones with why. */
+static void
+given_up(const struct qentry *q, const struct verdict *v, const char *why, struct strlist *to,
+    struct strlist *replies)
 {
-	struct strlist to;
-	enum px_err err;
+	size_t i;
+
+	for (i = 0; i < q->refused.n; i++) {
+		sl_add(to, q->refused.v[i]);
+		sl_add(replies, i < q->refused_replies.n ? q->refused_replies.v[i] : "");
+	}
+	for (i = 0; v->fail_left && i < q->env.rcpts.n; i++) {
+		sl_add(to, q->env.rcpts.v[i]);
+		sl_add(replies, why ? why : "");
+	}
+}
+
+enum px_err
+deliver_entry(struct smtp_conn *c, struct smtp_account *a, struct qentry *q, int attended,
+    char **msg, struct verdict *v)
+{
+	struct attempt at;
+	struct strlist to, failed, replies;
+	char *fix, *line, *bid, *err = NULL;
 	size_t i;
 
 	sl_init(&to);
+	sl_init(&failed);
+	sl_init(&replies);
 	for (i = 0; i < q->env.rcpts.n; i++)
 		sl_add(&to, q->env.rcpts.v[i]);
-	err = smtp_send(c, q, msg);
-	if (err == PX_OK) {
-		if (*msg)
-			log_error("%s: some recipients were refused: %s", q->id, *msg);
-		log_attempt(c, q, &to, "sent", *msg ? *msg : smtp_last_reply(c));
-		q_remove(q);
-		sl_free(&to);
-		return PX_OK;
+	memset(&at, 0, sizeof at);
+	at.err = smtp_send(c, q, msg);
+	at.in_txn = smtp_in_transaction(c);
+	at.attention = smtp_attention(c);
+	at.nrefused = q->refused.n;
+	at.nleft = q->env.rcpts.n;
+	at.null_sender = *q->env.sender == '\0';
+	at.bounces = a->bounce;
+	outcome_decide(&at, attended, a->queue, v);
+	if (v->loud && (fix = outcome_fix(at.err, a)) != NULL) {
+		/* One line: the problem, then the fix. */
+		line = strfmt("%s; %s", *msg ? *msg : "failed", fix);
+		free(fix);
+		if (line) {
+			free(*msg);
+			*msg = line;
+		}
 	}
-	/* Outside an interactive call, a refused login may be mended later. */
-	if (err == PX_TEMPFAIL || (!interactive && (err == PX_NOPERM || err == PX_CONFIG))) {
+	if (v->done)
+		log_attempt(c, q, &to, "sent", *msg ? *msg : smtp_last_reply(c));
+	if (v->done && q->refused.n)
+		log_error("%s: some recipients were refused: %s", q->id, *msg ? *msg : "");
+	if (v->fail) {
+		given_up(q, v, *msg, &failed, &replies);
+		if (v->fail_left && v->status == PX_TEMPFAIL &&
+		    (line = strfmt("%s; not queued (queue = \"never\")", *msg ? *msg : "failed"))) {
+			free(*msg);
+			*msg = line;
+		}
+		if (q_fail_copy(q, &failed, &replies, *msg, v->report, v->failed_id,
+		    sizeof v->failed_id, &err) == 0) {
+			log_attempt(c, q, &failed, "refused", *msg);
+			if (v->bounce && (bid = bounce_note(q, v->failed_id, a, a->domain,
+			    &failed, &replies, *msg)) != NULL) {
+				snprintf(v->bounce_id, sizeof v->bounce_id, "%s", bid);
+				free(bid);
+			}
+		} else {
+			/* Nowhere to keep it as failed: it stays queued, for all of them. */
+			log_error("%s: %s; the message stays in the queue", q->id, err);
+			for (i = 0; i < q->refused.n; i++)
+				sl_add(&q->env.rcpts, q->refused.v[i]);
+			v->keep = 1;
+			v->fail = v->fail_left = v->bounce = 0;
+			free(err);
+			err = NULL;
+		}
+	}
+	if (v->keep) {
 		q->env.attempts++;
 		q->env.next = time(NULL) + q_backoff(q->env.attempts);
 		free(q->env.error);
 		q->env.error = xstrdup(*msg);
-		log_attempt(c, q, &to, "deferred", *msg);
-		sl_free(&to);
+		if (!v->done)
+			log_attempt(c, q, &q->env.rcpts, "deferred", *msg);
 		if (q_update(q) == -1)
-			log_error("%s: cannot update the queue entry", q->id);
-		return PX_TEMPFAIL;
+			log_error("%s: cannot update the queue entry: %s%s", q->id, strerror(errno),
+			    v->done ? "; the recipients it was sent to may get it again" : "");
+	} else if (q_remove(q, &err) == -1) {
+		log_error("%s: %s %s, but %s: remove it by hand, or it is sent again", q->id,
+		    v->done ? "sent" : "kept in failed/", q->id, err);
+		log_event(LOG_ERR, "%s: finished, but %s", q->id, err);
 	}
-	log_attempt(c, q, &to, "refused", *msg);
+	free(err);
 	sl_free(&to);
-	if (interactive)
-		q_remove(q);
-	else if (q_fail(q, *msg) == -1)
-		log_error("%s: cannot move the entry to failed/", q->id);
-	return err;
+	sl_free(&failed);
+	sl_free(&replies);
+	return v->status;
 }
 
 /* The connection for an account, opened on first use (at most 32 at once). */
@@ -121,22 +181,12 @@ defer(struct qentry *q, const char *why)
 		log_error("%s: cannot update the queue entry", q->id);
 }
 
-/*
- * Whether this run sends the entry: the caller's own (root: any), of the
- * account, due, and matching -qI/-qR/-qS.
- */
 static int
-selected(const struct opts *o, const char *dir, const char *id, const struct envelope *e,
-    const char *only_account, int only_due, time_t now)
+selected(const struct opts *o, const char *id, const struct envelope *e)
 {
 	size_t i;
 	int hit;
 
-	if (!q_visible(q_owner(dir, id, e)))
-		return 0;
-	if ((only_account && strcmp(e->account, only_account) != 0) ||
-	    (only_due && e->next > now))
-		return 0;
 	if (o->q_id && strstr(id, o->q_id) == NULL)
 		return 0;
 	if (o->q_sender && strcasestr(e->sender, o->q_sender) == NULL)
@@ -151,122 +201,161 @@ selected(const struct opts *o, const char *dir, const char *id, const struct env
 	return 1;
 }
 
+/* Gives up an entry that outlived queue_lifetime: failed/, and a bounce. */
+static void
+expire(struct qentry *q, struct postie_cfg *cfg, time_t now, struct strlist *bounces)
+{
+	char *bid, fid[96];
+	struct smtp_account *a;
+	char *msg, *err = NULL;
+	const char *report;
+
+	a = conf_smtp_select(cfg, q->env.account, NULL, &err);
+	free(err);
+	err = NULL;
+	msg = strfmt("given up after %ld days in the queue; last error: %s",
+	    (long)(now - q->env.created) / 86400, q->env.error ? q->env.error : "none");
+	report = outcome_report(0, *q->env.sender == '\0', a ? a->bounce : 1);
+	log_event(LOG_ERR, "%s: from=<%s> expired: %s", q->id, q->env.sender, msg);
+	if (q_fail_copy(q, NULL, NULL, msg, report, fid, sizeof fid, &err) == -1) {
+		log_error("%s: %s; it stays in the queue", q->id, err);
+		free(err);
+		free(msg);
+		return;
+	}
+	log_error("%s: %s", q->id, msg);
+	if (strcmp(report, "bounce") == 0 && (bid = bounce_note(q, fid, a,
+	    a ? a->domain : cfg->domain, &q->env.rcpts, NULL, msg)) != NULL) {
+		sl_add(bounces, bid);
+		free(bid);
+	}
+	if (q_remove(q, &err) == -1)
+		log_event(LOG_ERR, "%s: kept in failed/, but %s", q->id, err);
+	free(err);
+	free(msg);
+}
+
+/* What a queue run did, for its summary and its bounces. */
+struct runstat {
+	int	 sent, kept, failed, told;
+	struct strlist bounces;	/* bounce entries queued by this run */
+};
+
+/* Tries one entry of a queue run. */
+static void
+run_entry(struct postie_cfg *cfg, const struct opts *o, struct conns *cs, const char *id,
+    const char *only_account, int only_due, struct runstat *st)
+{
+	struct qentry q;
+	struct smtp_account *a;
+	struct smtp_conn *c;
+	struct verdict v;
+	char *msg, *err;
+	size_t k;
+	time_t now;
+
+	if (q_lock(cfg->queue_dir, id, &q) != 0)
+		return;	/* busy with another runner, or gone */
+	now = time(NULL);
+	if ((only_account && strcmp(q.env.account, only_account) != 0) ||
+	    (only_due && q.env.next > now) || !selected(o, q.id, &q.env)) {
+		q_close(&q);
+		return;
+	}
+	if (now - q.env.created > cfg->queue_lifetime) {
+		expire(&q, cfg, now, &st->bounces);
+		q_close(&q);
+		st->failed++;
+		return;
+	}
+	a = conf_smtp_select(cfg, q.env.account, NULL, &err);
+	if (a == NULL) {
+		/* The account left the configuration: keep it for the admin. */
+		free(q.env.error);
+		q.env.error = err;
+		q_update(&q);
+		q_close(&q);
+		st->kept++;
+		return;
+	}
+	k = conn_for(cs, a, cfg, o->verbose);
+	if ((c = cs->c[k]) == NULL) {
+		q_close(&q);
+		return;
+	}
+	if (cs->down[k]) {
+		/* The server already failed this run: do not knock again. */
+		defer(&q, smtp_last_error(c));
+		q_close(&q);
+		st->kept++;
+		return;
+	}
+	msg = NULL;
+	deliver_entry(c, a, &q, 0, &msg, &v);
+	if (v.done && !v.keep)
+		st->sent++;
+	if (v.keep)
+		st->kept++;
+	if (v.fail)
+		st->failed++;
+	if (v.bounce_id[0])
+		sl_add(&st->bounces, v.bounce_id);
+	if (v.keep && !v.done) {
+		cs->down[k] = smtp_broken(c);
+		/* Someone typing sendmail -q sees what the server needs, once. */
+		if (v.loud && !st->told++)
+			log_error("%s: kept in the queue: %s", q.id, msg ? msg : "");
+		else
+			log_info("%s: kept in the queue: %s", q.id, msg ? msg : "");
+	} else if (v.fail) {
+		cs->down[k] = smtp_broken(c);
+		log_error("%s: refused, kept in failed/: %s", q.id, msg ? msg : "");
+	} else
+		log_info("%s: sent", q.id);
+	smtp_set_last_error(c, msg);
+	free(msg);
+	q_close(&q);
+}
+
 int
 queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account, int only_due,
     struct conns *keep)
 {
 	struct strlist ids;
-	struct qentry q;
-	struct envelope peek;
 	struct conns local, *cs = keep ? keep : &local;
-	struct smtp_account *a;
-	struct smtp_conn *c;
-	char *msg, *err, *path;
-	size_t i, k;
-	time_t now;
-	int sent = 0, kept = 0, failed = 0;
+	struct runstat st;
+	struct opts all;
+	size_t i;
 
 	sl_init(&ids);
 	memset(&local, 0, sizeof local);
+	memset(&st, 0, sizeof st);
 	if (q_list(cfg->queue_dir, &ids) == -1) {
 		log_error("cannot read the queue directory %s", cfg->queue_dir);
 		return 0;
 	}
-	for (i = 0; i < ids.n; i++) {
-		/*
-		 * Chosen before it is locked: a lock taken on an entry this run
-		 * does not send (another user's, say) would let a stopped runner
-		 * hold it from everyone else's queue run.
-		 */
-		now = time(NULL);
-		path = strfmt("%s/%s.env", cfg->queue_dir, ids.v[i]);
-		if (path == NULL || q_read_env(path, &peek) == -1) {
-			free(path);
-			continue;	/* gone */
-		}
-		free(path);
-		k = (size_t)selected(o, cfg->queue_dir, ids.v[i], &peek, only_account, only_due, now);
-		env_free(&peek);
-		if (!k)
-			continue;
-		if (q_lock(cfg->queue_dir, ids.v[i], &q) != 0)
-			continue;	/* busy with another runner, or gone */
-		/* What it is now that it is ours (a runner may have just tried it). */
-		if (!selected(o, q.dir, q.id, &q.env, only_account, only_due, now)) {
-			q_close(&q);
-			continue;
-		}
-		if (now - q.env.created > cfg->queue_lifetime) {
-			msg = strfmt("given up after %ld days in the queue; last error: %s",
-			    (long)(now - q.env.created) / 86400,
-			    q.env.error ? q.env.error : "none");
-			log_event(LOG_ERR, "%s: uid=%ld from=<%s> expired: %s", q.id,
-			    q.env.uid == NO_UID ? -1L : (long)q.env.uid, q.env.sender, msg);
-			if (q_fail(&q, msg) == -1)
-				log_error("%s: cannot move the entry to failed/", q.id);
-			log_error("%s: %s", q.id, msg);
-			free(msg);
-			q_close(&q);
-			failed++;
-			continue;
-		}
-		a = conf_smtp_select(cfg, q.env.account, NULL, &err);
-		if (a == NULL) {
-			/* The account left the configuration: keep it for the admin. */
-			free(q.env.error);
-			q.env.error = err;
-			q_update(&q);
-			q_close(&q);
-			kept++;
-			continue;
-		}
-		k = conn_for(cs, a, cfg, o->verbose);
-		c = cs->c[k];
-		if (c == NULL) {
-			q_close(&q);
-			continue;
-		}
-		if (cs->down[k]) {
-			/* The server already failed this run: do not knock again. */
-			defer(&q, smtp_last_error(c));
-			q_close(&q);
-			kept++;
-			continue;
-		}
-		msg = NULL;
-		switch (deliver_entry(c, &q, 0, &msg)) {
-		case PX_OK:
-			sent++;
-			log_info("%s: sent", q.id);
-			break;
-		case PX_TEMPFAIL:
-			kept++;
-			cs->down[k] = smtp_broken(c);
-			log_info("%s: kept in the queue: %s", q.id, msg ? msg : "");
-			break;
-		default:
-			failed++;
-			cs->down[k] = smtp_broken(c);
-			log_error("%s: refused, moved to failed/: %s", q.id, msg ? msg : "");
-			break;
-		}
-		smtp_set_last_error(c, msg);
-		free(msg);
-		q_close(&q);
-	}
+	for (i = 0; i < ids.n; i++)
+		run_entry(cfg, o, cs, ids.v[i], only_account, only_due, &st);
+	/* The bounces this run queued go out over the same connections now. */
+	all = *o;
+	all.q_id = all.q_rcpt = all.q_sender = NULL;
+	for (i = 0; i < st.bounces.n; i++)
+		run_entry(cfg, &all, cs, st.bounces.v[i], NULL, 0, &st);
 	if (!keep)
 		conns_close(&local);
-	if (sent + kept + failed > 0)
-		log_info("queue run: %d sent, %d kept, %d failed", sent, kept, failed);
+	if (st.sent + st.kept + st.failed > 0)
+		log_info("queue run: %d sent, %d kept, %d failed", st.sent, st.kept, st.failed);
 	sl_free(&ids);
-	return sent + kept + failed;
+	sl_free(&st.bounces);
+	q_retry_removals();
+	return st.sent + st.kept + st.failed;
 }
 
 void
 queue_background(struct postie_cfg *cfg, const struct opts *o, const char *account)
 {
 	struct conns cs;
-	char *lock, kind[40];
+	char *lock;
 	pid_t pid;
 	int fd;
 
@@ -283,9 +372,7 @@ queue_background(struct postie_cfg *cfg, const struct opts *o, const char *accou
 	 * the one holding it loops until a pass finds nothing due, so a message
 	 * queued while it works is sent over the same connection.
 	 */
-	/* Per user: a shared spool's users must not wait for (or lock out) each other. */
-	snprintf(kind, sizeof kind, "runner.%lu", (unsigned long)getuid());
-	lock = q_account_file(cfg->queue_dir, kind, account, "");
+	lock = q_account_file(cfg->queue_dir, "runner", account, "");
 	fd = lock ? open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660) : -1;
 	free(lock);
 	if (fd == -1 || flock(fd, LOCK_EX) == -1)
@@ -303,6 +390,7 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	struct qentry q;
 	struct msgctx m;
 	struct smtp_conn *c;
+	struct verdict v;
 	FILE *out = NULL;
 	char *err = NULL, delivery;
 	enum px_err e;
@@ -317,7 +405,6 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	m.o = o;
 	m.cfg = cfg;
 	m.env = &q.env;
-	m.qid = q.id;
 	e = message_read(&m, r, out);
 	res->dot_seen = m.dot_seen;
 	res->too_big = m.too_big;
@@ -352,13 +439,14 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 		return;	/* sent (or kept) by the process holding a connection */
 	if ((c = smtp_open(m.acct, cfg, o->verbose)) == NULL) {
 		res->queued = 1;
-		res->msg = strdup("out of memory");
+		res->loud = 1;
+		res->msg = strdup("out of memory: the message stays queued; sendmail -q tries again");
 		q_close(&q);
 		return;
 	}
-	e = deliver_entry(c, &q, 1, &res->msg);
-	submit_conclude(&q, c, m.acct, e, res);
-	if (e == PX_OK) {
+	deliver_entry(c, m.acct, &q, 1, &res->msg, &v);
+	submit_conclude(&q, m.acct, &v, res);
+	if (v.done) {
 		struct conns cs;
 
 		/* The connection is up: send what waits for this account. */
@@ -375,31 +463,70 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 }
 
 void
-submit_conclude(struct qentry *q, struct smtp_conn *c, struct smtp_account *a, enum px_err e,
+submit_conclude(struct qentry *q, struct smtp_account *a, const struct verdict *v,
     struct submit_result *res)
 {
 	char *err;
 
-	if (e == PX_OK) {
-		/* sent */
-	} else if (e == PX_TEMPFAIL && !a->queue) {
-		q_remove(q);
-		res->err = PX_TEMPFAIL;
-		err = strfmt("%s (account \"%s\"); not queued (queue = \"never\")", res->msg,
-		    a->name);
-		free(res->msg);
-		res->msg = err;
-	} else if (e == PX_TEMPFAIL) {
+	res->err = v->status;
+	res->loud = v->loud;
+	if (v->status == PX_OK && v->keep) {
 		res->queued = 1;
-		res->loud = smtp_attention(c);
-		err = strfmt("%s (account \"%s\")", res->msg, a->name);
-		free(res->msg);
-		res->msg = err;
-	} else {
-		res->err = e;
+		/* A loud line names the account in its fix already. */
+		err = v->loud ? xstrdup(res->msg) : strfmt("%s (account \"%s\")",
+		    res->msg ? res->msg : "failed", a->name);
+	} else if (v->status == PX_TEMPFAIL)
+		err = strfmt("%s (account \"%s\"); a copy is kept in failed/",
+		    res->msg ? res->msg : "failed", a->name);
+	else if (v->status != PX_OK)
 		err = strfmt("%s (account \"%s\")", res->msg ? res->msg : "refused", a->name);
-		free(res->msg);
-		res->msg = err;
-	}
+	else
+		err = res->msg ? strdup(res->msg) : NULL;	/* sent; refusals reported */
+	free(res->msg);
+	res->msg = err;
 	q_close(q);
+}
+
+void
+failed_maintain(struct postie_cfg *cfg)
+{
+	struct strlist ids;
+	struct qentry q;
+	struct smtp_account *a;
+	char *fdir, *err, *bid;
+	time_t now = time(NULL), when;
+	size_t i;
+	int due;
+
+	sl_init(&ids);
+	if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL || q_list(fdir, &ids) == -1) {
+		free(fdir);
+		return;
+	}
+	for (i = 0; i < ids.n; i++) {
+		if (q_failed_lock(cfg->queue_dir, ids.v[i], &q) != 0)
+			continue;
+		when = q.env.failed ? q.env.failed : q.env.created;
+		if (now - when > cfg->failed_lifetime) {
+			if (q_failed_remove(&q) == 0)
+				log_event(LOG_NOTICE, "%s: removed from failed/ after %ld days "
+				    "(failed_lifetime); from=<%s> reason: %s", q.id,
+				    (long)(now - when) / 86400, q.env.sender,
+				    q.env.error ? q.env.error : "?");
+			q_close(&q);
+			continue;
+		}
+		due = q.env.report && strcmp(q.env.report, "bounce") == 0;
+		/* A bounce decided on and not queued (the process died in between). */
+		a = due ? conf_smtp_select(cfg, q.env.account, NULL, &err) : NULL;
+		if (due)
+			free(err);
+		q_close(&q);
+		if (!due)
+			continue;
+		bid = bounce_failed(cfg->queue_dir, ids.v[i], a, a ? a->domain : cfg->domain);
+		free(bid);
+	}
+	sl_free(&ids);
+	free(fdir);
 }

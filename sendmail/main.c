@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@ static const char usage_text[] =
 "       sendmail -bp | mailq\n"
 "       sendmail -bs\n"
 "       sendmail -q[time] [-qI id] [-qR recipient] [-qS sender]\n"
+"       sendmail --requeue id ... | all\n"
 "       sendmail -bv recipient ...\n"
 "       sendmail -bi | -I | newaliases\n"
 "       sendmail -V | --version | --help\n";
@@ -51,6 +51,7 @@ static const char help_text[] =
 "  -bi, -I        check the aliases file (same as newaliases)\n"
 "  -q[time]       send queued mail now, or every time (e.g. -q5m) in the foreground\n"
 "  -qI id, -qR recipient, -qS sender   only entries matching the substring\n"
+"  --requeue id|all  put messages from failed/ back in the queue (see mailq)\n"
 "\n"
 "  -odi, -odb, -odq  deliver now (foreground), in the background, or queue only\n"
 "\n"
@@ -60,8 +61,8 @@ static const char help_text[] =
 "\n"
 "Exit status: 0 sent or queued, 64 usage, 65 data error, 66 attachment unreadable,\n"
 "67 all recipients refused, 69 refused, 73 no queue directory, 74 cannot write\n"
-"the queue (disk full), 75 temporary failure (queue = \"never\"), 77 login\n"
-"refused, 78 configuration error.\n";
+"the queue (disk full), 75 temporary failure (queue = \"never\"), 77 --requeue\n"
+"of another user's message, 78 configuration error.\n";
 
 static int
 usage(const char *why)
@@ -112,34 +113,6 @@ has_ctl(const char *s)
 	return 0;
 }
 
-/*
- * A MIME type as --attach-type may give it: type/subtype (RFC 2045 tokens),
- * then parameters in printable ASCII.  It goes into a header field as it is,
- * so a CR or LF would end the field (and, bare, the DATA of lax servers).
- */
-static int
-valid_mime_type(const char *s)
-{
-	static const char tspecials[] = "()<>@,;:\\\"/[]?=";
-	const unsigned char *p = (const unsigned char *)s;
-	int part;
-
-	for (part = 0; part < 2; part++) {
-		const unsigned char *start = p;
-
-		while (*p > 0x20 && *p < 0x7f && strchr(tspecials, *p) == NULL)
-			p++;
-		if (p == start || (part == 0 && *p++ != '/'))
-			return 0;
-	}
-	if (*p != '\0' && *p != ';')
-		return 0;
-	for (; *p; p++)
-		if (*p < 0x20 || *p >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /* Parses argv into o; returns -1 to exit with *code. */
 static int
 parse_args(int argc, char **argv, struct opts *o, int *code)
@@ -173,6 +146,10 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 				*code = 0;
 				return -1;
 			}
+			if (LONGOPT("--requeue")) {
+				o->mode = 'R';
+				continue;
+			}
 			if (LONGOPT("--version")) {
 				printf("sendmail (Postie) %s\n", POSTIE_VERSION);
 				*code = 0;
@@ -190,11 +167,6 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 				} else if (LONGOPT("--attach-type")) {
 					if (o->attach.n == 0) {
 						*code = usage("--attach-type goes after --attach");
-						return -1;
-					}
-					if (!valid_mime_type(v)) {
-						*code = usage("--attach-type must be a MIME type such as "
-						    "text/plain (no control characters)");
 						return -1;
 					}
 					free(o->attach_type.v[o->attach.n - 1]);
@@ -360,76 +332,9 @@ load_config(const struct opts *o, int must_have, int *code)
 		return NULL;
 	}
 	free(path);
-	if (log_open(cfg->log) == -1) {
-		const char *why = strerror(errno);
-		struct group *gr = getegid() != getgid() ? getgrgid(getegid()) : NULL;
-
-		/* log_open() fell back to syslog: the line is not lost, the admin must mend it. */
-		if (gr)
-			log_error("cannot open the log file %s: %s; logging to syslog instead "
-			    "(a setgid sendmail needs it writable by group %s: chgrp %s %s; "
-			    "chmod g+w %s)", cfg->log, why, gr->gr_name, gr->gr_name,
-			    cfg->log, cfg->log);
-		else
-			log_error("cannot open the log file %s: %s; logging to syslog instead",
-			    cfg->log, why);
-	}
+	if (log_open(cfg->log) == -1)
+		log_error("cannot open the log file %s: %s", cfg->log, strerror(errno));
 	return cfg;
-}
-
-/*
- * Removes what a crash left more than a day ago: files in tmp/, and a data
- * file whose envelope was never written (the caller saw a failure then).
- * Locked files belong to a live process and stay.
- */
-static void
-clean_stale(const char *dir, int orphans_only)
-{
-	char *p, *env;
-	DIR *d;
-	struct dirent *de;
-	struct stat st;
-	time_t now = time(NULL);
-	size_t n;
-	int fd;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (de->d_name[0] == '.' || (orphans_only && (n < 5 ||
-		    strcmp(de->d_name + n - 4, ".msg") != 0)))
-			continue;
-		if (orphans_only) {
-			env = strfmt("%s/%.*s.env", dir, (int)(n - 4), de->d_name);
-			if (env == NULL || access(env, F_OK) == 0) {
-				free(env);
-				continue;
-			}
-			free(env);
-		}
-		p = strfmt("%s/%s", dir, de->d_name);
-		if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 86400) {
-			fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-				unlink(p);
-			if (fd != -1)
-				close(fd);
-		}
-		free(p);
-	}
-	closedir(d);
-}
-
-static void
-clean_tmp(const char *qdir)
-{
-	char *tmp = strfmt("%s/tmp", qdir);
-
-	if (tmp)
-		clean_stale(tmp, 0);
-	free(tmp);
-	clean_stale(qdir, 1);
 }
 
 /* Reads one message from the caller, queues it and tries it once. */
@@ -438,27 +343,20 @@ send_mode(struct postie_cfg *cfg, struct opts *o)
 {
 	struct submit_result res;
 	struct reader r;
-	char *err;
 
 	if (o->rcpts.n == 0 && !o->extract)
 		return usage("no recipients given");
-	/* Before a byte of the message is read: the caller cannot swap a file meanwhile. */
-	if (attach_open(o, &err) == -1) {
-		log_error("%s", err);
-		free(err);
-		return EX_NOINPUT;
-	}
 	if (rd_init(&r, STDIN_FILENO, READ_BUF) == -1) {
-		attach_close(o);
 		log_error("out of memory");
 		return EX_SOFTWARE;
 	}
 	submit(cfg, o, &r, &res);
 	rd_free(&r);
-	attach_close(o);
 	if (res.err != PX_OK)
 		log_error("%s", res.msg);
-	else if (res.queued && (o->verbose || res.loud || isatty(STDERR_FILENO)))
+	else if (res.queued && res.loud)
+		log_error("%s; queued as %s", res.msg, res.id);
+	else if (res.queued && (o->verbose || isatty(STDERR_FILENO)))
 		log_error("%s; queued as %s, will retry", res.msg, res.id);
 	free(res.msg);
 	return px_exitcode(res.err);
@@ -494,6 +392,68 @@ verify_mode(struct postie_cfg *cfg, const struct opts *o)
 	return 0;
 }
 
+/*
+ * --requeue ID... | all: failed/ entries back into the queue, once their
+ * cause is mended; the next queue run sends them.  A user may requeue only
+ * what they sent; root anything.
+ */
+static int
+requeue_mode(struct postie_cfg *cfg, const struct opts *o)
+{
+	struct strlist ids;
+	struct qentry q;
+	struct stat st;
+	char *fdir, *err;
+	size_t i;
+	int code = 0, all = o->rcpts.n == 1 && strcmp(o->rcpts.v[0], "all") == 0, n = 0;
+
+	if (o->rcpts.n == 0)
+		return usage("--requeue needs queue ids (see mailq), or all");
+	sl_init(&ids);
+	if (all) {
+		if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL ||
+		    q_list(fdir, &ids) == -1) {
+			log_error("cannot read %s/failed: %s", cfg->queue_dir, strerror(errno));
+			free(fdir);
+			return EX_IOERR;
+		}
+		free(fdir);
+	} else
+		for (i = 0; i < o->rcpts.n; i++)
+			sl_add(&ids, o->rcpts.v[i]);
+	for (i = 0; i < ids.n; i++) {
+		if (strchr(ids.v[i], '/') || ids.v[i][0] == '.' ||
+		    q_failed_lock(cfg->queue_dir, ids.v[i], &q) != 0) {
+			log_error("%s: no such entry in %s/failed (or it is busy)", ids.v[i],
+			    cfg->queue_dir);
+			code = EX_NOINPUT;
+			continue;
+		}
+		if (getuid() != 0 && (fstat(q.fd, &st) == -1 || st.st_uid != getuid())) {
+			if (!all) {
+				log_error("%s: not yours to send again", q.id);
+				code = EX_NOPERM;
+			}
+			q_close(&q);
+			continue;
+		}
+		if (q_requeue(&q, &err) == -1) {
+			log_error("%s: %s", q.id, err);
+			free(err);
+			code = EX_IOERR;
+		} else {
+			log_event(LOG_NOTICE, "%s: put back in the queue from failed/", q.id);
+			printf("%s: back in the queue\n", q.id);
+			n++;
+		}
+		q_close(&q);
+	}
+	if (n > 0)
+		printf("sendmail -q sends %s now\n", n == 1 ? "it" : "them");
+	sl_free(&ids);
+	return code;
+}
+
 static volatile sig_atomic_t stop;
 
 static void
@@ -519,7 +479,8 @@ queue_mode(struct postie_cfg *cfg, const struct opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	do {
 		next = time(NULL) + o->qinterval;
-		clean_tmp(cfg->queue_dir);
+		q_clean(cfg->queue_dir);
+		failed_maintain(cfg);
 		(void)queue_run(cfg, o, NULL, 0, NULL);
 		while (o->qinterval && !stop && time(NULL) < next)
 			sleep(1);
@@ -597,6 +558,9 @@ main(int argc, char **argv)
 		break;
 	case 'q':
 		code = queue_mode(cfg, &o);
+		break;
+	case 'R':
+		code = requeue_mode(cfg, &o);
 		break;
 	case 's':
 		code = bs_serve(cfg, &o);

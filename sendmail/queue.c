@@ -9,11 +9,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +27,7 @@ env_init(struct envelope *e)
 {
 	memset(e, 0, sizeof *e);
 	sl_init(&e->rcpts);
-	e->uid = NO_UID;
+	sl_init(&e->replies);
 }
 
 void
@@ -34,7 +36,9 @@ env_free(struct envelope *e)
 	free(e->account);
 	free(e->sender);
 	free(e->error);
+	free(e->report);
 	sl_free(&e->rcpts);
+	sl_free(&e->replies);
 	env_init(e);
 }
 
@@ -74,6 +78,16 @@ q_init(const char *dir, char **err)
 	return r;
 }
 
+/* "key value" on one line: the value may quote a server reply. */
+static void
+put_line(FILE *fp, const char *key, const char *v)
+{
+	fprintf(fp, "%s ", key);
+	for (; *v; v++)
+		fputc(*v == '\n' || *v == '\r' ? ' ' : *v, fp);
+	fputc('\n', fp);
+}
+
 static char *
 make_id(void)
 {
@@ -85,78 +99,60 @@ make_id(void)
 	    (unsigned long)(ts.tv_nsec / 10000) & 0xfffff, (unsigned long)getpid(), counter++);
 }
 
-/* 1 when dir is a shared spool: setgid, its files belong to the group. */
-static int
-shared_dir(const char *dir)
-{
-	struct stat st;
-
-	return stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
-}
-
 /*
- * A new queue file's mode: readable by the group in a shared spool (any
- * runner of the queue is the setgid sendmail), private otherwise.  Set
- * explicitly, as root's umask is not the setgid program's.  Written by root
- * for another user (root's queue run), the file goes to that user, so that
- * the entry stays theirs to see and retry.
+ * Writes e as DIR/[SUB/]ID.env: to a temp file in DIR/tmp (where the
+ * cleaner finds what a kill left), fsynced, renamed.  0 or -1 with errno.
  */
 static int
-own_file(int fd, const char *dir, uid_t owner)
-{
-	if (fchmod(fd, shared_dir(dir) ? 0640 : 0600) == -1)
-		return -1;
-	if (geteuid() == 0 && owner != NO_UID && owner != 0 && fchown(fd, owner, (gid_t)-1) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-write_env(const char *dir, const char *path, const struct envelope *e)
+write_env(const char *dir, const char *sub, const char *id, const struct envelope *e)
 {
 	FILE *fp;
 	size_t i;
-	int fd;
-	char *tmp = strfmt("%s.tmp%ld", path, (long)getpid());
+	int fd, r = -1, saved;
+	char *tmp = strfmt("%s/tmp/%s.env.tmp%ld", dir, id, (long)getpid());
+	char *path = strfmt("%s%s%s/%s.env", dir, sub ? "/" : "", sub ? sub : "", id);
 
-	if (tmp == NULL)
-		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1 || own_file(fd, dir, e->uid) == -1 || (fp = fdopen(fd, "w")) == NULL) {
-		if (fd != -1) {
-			close(fd);
-			unlink(tmp);
-		}
-		free(tmp);
-		return -1;
+	if (tmp == NULL || path == NULL)
+		goto out;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd == -1)
+		goto out;
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		goto fail;
 	}
 	fprintf(fp, "account %s\nsender %s\n", e->account, e->sender);
-	if (e->uid != NO_UID)
-		fprintf(fp, "uid %lu\n", (unsigned long)e->uid);
-	for (i = 0; i < e->rcpts.n; i++)
+	for (i = 0; i < e->rcpts.n; i++) {
 		fprintf(fp, "rcpt %s\n", e->rcpts.v[i]);
+		if (i < e->replies.n && *e->replies.v[i])
+			put_line(fp, "reply", e->replies.v[i]);
+	}
 	fprintf(fp, "created %lld\nattempts %d\nnext %lld\nsize %lld\n",
 	    (long long)e->created, e->attempts, (long long)e->next, (long long)e->size);
-	if (e->error) {
-		/* One line: the error may quote a server reply. */
-		fputs("error ", fp);
-		for (i = 0; e->error[i]; i++)
-			fputc(e->error[i] == '\n' || e->error[i] == '\r' ? ' ' : e->error[i], fp);
-		fputc('\n', fp);
-	}
+	if (e->error)
+		put_line(fp, "error", e->error);
+	if (e->failed)
+		fprintf(fp, "failed %lld\n", (long long)e->failed);
+	if (e->report)
+		put_line(fp, "report", e->report);
 	if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) == -1) {
+		saved = errno;
 		fclose(fp);
-		unlink(tmp);
-		free(tmp);
-		return -1;
+		errno = saved;
+		goto fail;
 	}
-	if (fclose(fp) == EOF || rename(tmp, path) == -1) {
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
+	if (fclose(fp) == EOF || rename(tmp, path) == -1)
+		goto fail;
+	r = 0;
+	goto out;
+fail:
+	saved = errno;
+	unlink(tmp);
+	errno = saved;
+out:
 	free(tmp);
-	return 0;
+	free(path);
+	return r;
 }
 
 int
@@ -170,7 +166,6 @@ q_read_env(const char *path, struct envelope *e)
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
 	env_init(e);
-	e->uid = NO_UID;
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
@@ -180,8 +175,15 @@ q_read_env(const char *path, struct envelope *e)
 			e->account = strdup(v);
 		else if (strncmp(line, "sender ", 7) == 0 || strcmp(line, "sender") == 0)
 			e->sender = strdup(v);
-		else if (strncmp(line, "rcpt ", 5) == 0)
+		else if (strncmp(line, "rcpt ", 5) == 0) {
 			sl_add(&e->rcpts, v);
+			while (e->replies.n + 1 < e->rcpts.n)
+				sl_add(&e->replies, "");
+			sl_add(&e->replies, "");
+		} else if (strncmp(line, "reply ", 6) == 0 && e->replies.n > 0) {
+			free(e->replies.v[e->replies.n - 1]);
+			e->replies.v[e->replies.n - 1] = xstrdup(v);
+		}
 		else if (strncmp(line, "created ", 8) == 0)
 			e->created = (time_t)strtoll(v, NULL, 10);
 		else if (strncmp(line, "attempts ", 9) == 0)
@@ -190,15 +192,12 @@ q_read_env(const char *path, struct envelope *e)
 			e->next = (time_t)strtoll(v, NULL, 10);
 		else if (strncmp(line, "size ", 5) == 0)
 			e->size = (off_t)strtoll(v, NULL, 10);
-		else if (strncmp(line, "error ", 6) == 0)
+		else if (strncmp(line, "error ", 6) == 0 && e->error == NULL)
 			e->error = strdup(v);
-		else if (strncmp(line, "uid ", 4) == 0) {
-			char *end;
-			unsigned long u = strtoul(v, &end, 10);
-
-			/* A garbled uid belongs to nobody but root. */
-			e->uid = *v && !*end && u < (unsigned long)NO_UID ? (uid_t)u : 0;
-		}
+		else if (strncmp(line, "failed ", 7) == 0)
+			e->failed = (time_t)strtoll(v, NULL, 10);
+		else if (strncmp(line, "report ", 7) == 0 && e->report == NULL)
+			e->report = strdup(v);
 	}
 	free(line);
 	fclose(fp);
@@ -213,27 +212,6 @@ static char *
 qpath(const char *dir, const char *sub, const char *id, const char *ext)
 {
 	return strfmt("%s%s%s/%s.%s", dir, sub ? "/" : "", sub ? sub : "", id, ext);
-}
-
-uid_t
-q_owner(const char *dir, const char *id, const struct envelope *e)
-{
-	struct stat st;
-	char *msg;
-	uid_t u = NO_UID;
-
-	if (e->uid != NO_UID)
-		return e->uid;
-	if ((msg = qpath(dir, NULL, id, "msg")) != NULL && lstat(msg, &st) == 0)
-		u = st.st_uid;
-	free(msg);
-	return u;
-}
-
-int
-q_visible(uid_t owner)
-{
-	return getuid() == 0 || (owner != NO_UID && owner == getuid());
 }
 
 char *
@@ -267,13 +245,9 @@ q_create(const char *dir, struct qentry *q, FILE **out, char **err)
 		*err = strdup("out of memory");
 		return -1;
 	}
-	fd = open(q->tmpmsg, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1 || own_file(fd, dir, NO_UID) == -1) {
+	fd = open(q->tmpmsg, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd == -1) {
 		*err = strfmt("cannot create %s: %s", q->tmpmsg, strerror(errno));
-		if (fd != -1) {
-			close(fd);
-			unlink(q->tmpmsg);
-		}
 		return -1;
 	}
 	/* flock belongs to the open file, so it survives renames and dup. */
@@ -286,7 +260,6 @@ q_create(const char *dir, struct qentry *q, FILE **out, char **err)
 	}
 	q->fd = fd;
 	q->env.created = time(NULL);
-	q->env.uid = getuid();	/* the entry is its submitter's, whoever runs the queue */
 	return 0;
 }
 
@@ -318,7 +291,7 @@ q_commit(struct qentry *q, FILE *fp, char **err)
 	}
 	free(q->tmpmsg);
 	q->tmpmsg = NULL;
-	if (write_env(q->dir, env, &q->env) == -1) {
+	if (write_env(q->dir, NULL, q->id, &q->env) == -1) {
 		*err = strfmt("cannot write %s: %s", env, strerror(errno));
 		unlink(msg);
 		goto out;
@@ -375,18 +348,42 @@ strcmp_p(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int
-q_lock(const char *dir, const char *id, struct qentry *q)
+/*
+ * 1 only when path surely does not exist.  Not access(2): a setgid
+ * sendmail checks with the caller's ids, which cannot see the spool.
+ */
+static int
+absent(const char *path)
 {
 	struct stat st;
+
+	return lstat(path, &st) == -1 && errno == ENOENT;
+}
+
+/* unlink with one retry; ENOENT counts as done. */
+static int
+unlink_retry(const char *path)
+{
+	int tries;
+
+	for (tries = 0; tries < 2; tries++)
+		if (unlink(path) == 0 || errno == ENOENT)
+			return 0;
+	return -1;
+}
+
+/* Locks DIR/[SUB/]ID.msg and reads its envelope into q: 0, 1 busy, -1 gone. */
+static int
+lock_entry(const char *dir, const char *sub, const char *id, struct qentry *q)
+{
 	char *msg, *env;
 	int fd, r = -1;
 
 	memset(q, 0, sizeof *q);
 	env_init(&q->env);
 	q->fd = -1;
-	msg = qpath(dir, NULL, id, "msg");
-	env = qpath(dir, NULL, id, "env");
+	msg = qpath(dir, sub, id, "msg");
+	env = qpath(dir, sub, id, "env");
 	if (msg == NULL || env == NULL)
 		goto out;
 	if ((fd = open(msg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
@@ -401,9 +398,6 @@ q_lock(const char *dir, const char *id, struct qentry *q)
 		close(fd);
 		goto out;
 	}
-	/* An entry from before the uid field: its data file says whose it is. */
-	if (q->env.uid == NO_UID && fstat(fd, &st) == 0)
-		q->env.uid = st.st_uid;
 	q->fd = fd;
 	q->dir = strdup(dir);
 	q->id = strdup(id);
@@ -415,72 +409,327 @@ out:
 }
 
 int
-q_update(struct qentry *q)
+q_lock(const char *dir, const char *id, struct qentry *q)
 {
-	char *env = qpath(q->dir, NULL, q->id, "env");
-	int r;
+	if (q_finished(id)) {
+		memset(q, 0, sizeof *q);
+		q->fd = -1;
+		return -1;	/* sent by this process; its removal failed */
+	}
+	return lock_entry(dir, NULL, id, q);
+}
 
-	if (env == NULL)
-		return -1;
-	r = write_env(q->dir, env, &q->env);
+int
+q_failed_lock(const char *dir, const char *fid, struct qentry *q)
+{
+	return lock_entry(dir, "failed", fid, q);
+}
+
+int
+q_failed_update(struct qentry *q)
+{
+	return write_env(q->dir, "failed", q->id, &q->env);
+}
+
+int
+q_failed_report(const char *dir, const char *fid, const char *report)
+{
+	struct envelope e;
+	char *env = qpath(dir, "failed", fid, "env");
+	int r = -1;
+
+	if (env && q_read_env(env, &e) == 0) {
+		free(e.report);
+		e.report = xstrdup(report);
+		r = write_env(dir, "failed", fid, &e);
+		env_free(&e);
+	}
 	free(env);
 	return r;
 }
 
 int
-q_remove(struct qentry *q)
+q_failed_remove(struct qentry *q)
 {
-	char *msg = qpath(q->dir, NULL, q->id, "msg");
-	char *env = qpath(q->dir, NULL, q->id, "env");
+	char *msg = qpath(q->dir, "failed", q->id, "msg");
+	char *env = qpath(q->dir, "failed", q->id, "env");
+	char *fdir = strfmt("%s/failed", q->dir);
 	int r = -1;
 
-	if (msg && env && unlink(env) == 0) {
-		unlink(msg);
-		fsync_dir(q->dir);
+	if (msg && env && fdir && unlink_retry(env) == 0) {
+		(void)unlink_retry(msg);
+		(void)fsync_dir(fdir);
 		r = 0;
 	}
 	free(msg);
 	free(env);
+	free(fdir);
 	return r;
 }
 
 int
-q_fail(struct qentry *q, const char *why)
+q_requeue(struct qentry *q, char **err)
 {
-	char *fdir = strfmt("%s/failed", q->dir);
+	struct envelope e;
+	char *fmsg = qpath(q->dir, "failed", q->id, "msg");
 	char *msg = qpath(q->dir, NULL, q->id, "msg");
 	char *env = qpath(q->dir, NULL, q->id, "env");
-	char *fmsg = qpath(q->dir, "failed", q->id, "msg");
-	char *fenv = qpath(q->dir, "failed", q->id, "env");
+	size_t i;
 	int r = -1;
 
-	if (!fdir || !msg || !env || !fmsg || !fenv)
-		goto out;
-	{
-		struct stat st;
-		mode_t mode = stat(q->dir, &st) == 0 && (st.st_mode & S_ISGID) ? 02770 : 0700;
-
-		if (mkdir(fdir, mode) == -1 && errno != EEXIST)
-			goto out;
-	}
-	free(q->env.error);
-	q->env.error = xstrdup(why);
-	if (write_env(fdir, fenv, &q->env) == -1)
-		goto out;
-	if (rename(msg, fmsg) == -1) {
-		unlink(fenv);
+	*err = NULL;
+	env_init(&e);
+	if (fmsg == NULL || msg == NULL || env == NULL) {
+		*err = strdup("out of memory");
 		goto out;
 	}
-	unlink(env);
-	fsync_dir(fdir);
-	fsync_dir(q->dir);
+	if (!absent(env)) {
+		*err = strfmt("%s is in the queue already", q->id);
+		goto out;
+	}
+	/* The data first (an entry exists when its envelope does), then the envelope. */
+	if (link(fmsg, msg) == -1 && (errno != EEXIST || unlink(msg) == -1 ||
+	    link(fmsg, msg) == -1)) {
+		*err = strfmt("cannot link %s to %s: %s", fmsg, msg, strerror(errno));
+		goto out;
+	}
+	e.account = xstrdup(q->env.account);
+	e.sender = xstrdup(q->env.sender);
+	for (i = 0; i < q->env.rcpts.n; i++)
+		sl_add(&e.rcpts, q->env.rcpts.v[i]);
+	e.created = time(NULL);	/* a new queue_lifetime */
+	e.size = q->env.size;
+	e.error = strfmt("sent again from failed/ (it failed with: %s)",
+	    q->env.error ? q->env.error : "?");
+	if (write_env(q->dir, NULL, q->id, &e) == -1 || fsync_dir(q->dir) == -1) {
+		*err = strfmt("cannot write %s: %s", env, strerror(errno));
+		unlink(env);
+		unlink(msg);
+		goto out;
+	}
+	if (q_failed_remove(q) == -1)
+		log_error("%s: back in the queue, but its copy in failed/ stays: %s", q->id,
+		    strerror(errno));
 	r = 0;
 out:
-	free(fdir);
+	env_free(&e);
+	free(fmsg);
 	free(msg);
 	free(env);
+	return r;
+}
+
+int
+q_update(struct qentry *q)
+{
+	int tries;
+
+	/* One retry: a write that was interrupted or hit a passing error. */
+	for (tries = 0; tries < 2; tries++)
+		if (write_env(q->dir, NULL, q->id, &q->env) == 0)
+			return 0;
+	return -1;
+}
+
+/* Ids this process finished but could not remove: never sent again by it. */
+static struct strlist finished;
+static char *finished_dir;
+
+int
+q_finished(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < finished.n; i++)
+		if (strcmp(finished.v[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+int
+q_remove(struct qentry *q, char **err)
+{
+	char *msg = qpath(q->dir, NULL, q->id, "msg");
+	char *env = qpath(q->dir, NULL, q->id, "env");
+	char *done = qpath(q->dir, NULL, q->id, "done");
+	int r = -1, saved;
+
+	*err = NULL;
+	if (msg == NULL || env == NULL || done == NULL) {
+		*err = strdup("out of memory");
+		goto remember;
+	}
+	/* The entry exists while its envelope does: that goes first. */
+	if (unlink_retry(env) == 0 || rename(env, done) == 0) {
+		/* A data file left behind is removed by the next queue run. */
+		(void)unlink_retry(msg);
+		(void)unlink_retry(done);
+		if (fsync_dir(q->dir) == -1)
+			log_info("%s: cannot sync %s: %s", q->id, q->dir, strerror(errno));
+		r = 0;
+		goto out;
+	}
+	saved = errno;
+	*err = strfmt("cannot remove %s: %s", env, strerror(saved));
+remember:
+	/* This process will not send it again, and tries the removal once more before it exits. */
+	if (!q_finished(q->id))
+		sl_add(&finished, q->id);
+	if (q->dir && finished.n == 1)
+		finished_dir = strdup(q->dir);
+out:
+	free(msg);
+	free(env);
+	free(done);
+	return r;
+}
+
+void
+q_retry_removals(void)
+{
+	struct qentry q;
+	char *err;
+	size_t i;
+
+	for (i = 0; finished_dir && i < finished.n; i++) {
+		memset(&q, 0, sizeof q);
+		q.dir = finished_dir;
+		q.id = finished.v[i];
+		if (q_remove(&q, &err) == 0)
+			log_info("%s: removed from the queue on a second try", q.id);
+		else
+			log_event(LOG_ERR, "%s: sent, but %s: remove it by hand, or it is sent "
+			    "again", q.id, err);
+		free(err);
+	}
+}
+
+/* A name in failed/ for a copy of id: id, else id-2, id-3, ... */
+static char *
+failed_id(const char *dir, const char *id)
+{
+	char *fid, *p;
+	int n;
+
+	for (n = 1; n < 1000; n++) {
+		fid = n == 1 ? strdup(id) : strfmt("%s-%d", id, n);
+		p = fid ? qpath(dir, "failed", fid, "env") : NULL;
+		if (p && absent(p)) {
+			free(p);
+			p = qpath(dir, "failed", fid, "msg");
+			if (p && absent(p)) {
+				free(p);
+				return fid;
+			}
+		}
+		free(p);
+		free(fid);
+	}
+	return NULL;
+}
+
+/* Copies the data of q to path (through a temp file in tmp/), for when it cannot be linked. */
+static int
+copy_data(struct qentry *q, const char *path)
+{
+	char buf[65536], *tmp = strfmt("%s/tmp/%s.copy%ld", q->dir, q->id, (long)getpid());
+	off_t off = 0;
+	ssize_t k;
+	int fd, r = -1;
+
+	if (tmp == NULL)
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		free(tmp);
+		return -1;
+	}
+	for (;;) {
+		k = pread(q->fd, buf, sizeof buf, off);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		if (write_all(fd, buf, (size_t)k) == -1)
+			break;
+		off += k;
+	}
+	if (k == 0 && fsync(fd) == 0 && close(fd) == 0) {
+		fd = -1;
+		if (rename(tmp, path) == 0)
+			r = 0;
+	}
+	if (fd != -1)
+		close(fd);
+	if (r == -1)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+int
+q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist *replies,
+    const char *why, const char *report, char *fidbuf, size_t fidlen, char **err)
+{
+	struct envelope e;
+	struct stat st;
+	char *fdir = strfmt("%s/failed", q->dir), *fid = NULL, *msg = NULL, *fmsg = NULL;
+	mode_t mode;
+	size_t i;
+	int r = -1;
+
+	env_init(&e);
+	*err = NULL;
+	if (fdir == NULL || (msg = qpath(q->dir, NULL, q->id, "msg")) == NULL)
+		goto nomem;
+	mode = stat(q->dir, &st) == 0 && (st.st_mode & S_ISGID) ? 02770 : 0700;
+	if (mkdir(fdir, mode) == -1 && errno != EEXIST) {
+		*err = strfmt("cannot create %s: %s", fdir, strerror(errno));
+		goto out;
+	}
+	if ((fid = failed_id(q->dir, q->id)) == NULL ||
+	    (fmsg = qpath(q->dir, "failed", fid, "msg")) == NULL)
+		goto nomem;
+	/* The data is shared with the queue entry when it can be; copied when not. */
+	if (link(msg, fmsg) == -1 && copy_data(q, fmsg) == -1) {
+		*err = strfmt("cannot copy %s to %s: %s", msg, fdir, strerror(errno));
+		goto out;
+	}
+	e.account = xstrdup(q->env.account);
+	e.sender = xstrdup(q->env.sender);
+	if (rcpts == NULL)
+		rcpts = &q->env.rcpts;
+	for (i = 0; i < rcpts->n; i++) {
+		sl_add(&e.rcpts, rcpts->v[i]);
+		sl_add(&e.replies, replies && i < replies->n ? replies->v[i] : "");
+	}
+	e.created = q->env.created;
+	e.attempts = q->env.attempts;
+	e.size = q->env.size;
+	e.error = xstrdup(why);
+	e.failed = time(NULL);
+	e.report = xstrdup(report);
+	if (write_env(q->dir, "failed", fid, &e) == -1 &&
+	    write_env(q->dir, "failed", fid, &e) == -1) {
+		*err = strfmt("cannot write %s/%s.env: %s", fdir, fid, strerror(errno));
+		unlink(fmsg);
+		goto out;
+	}
+	if (fsync_dir(fdir) == -1)
+		log_info("%s: cannot sync %s: %s", q->id, fdir, strerror(errno));
+	if (fidlen)
+		snprintf(fidbuf, fidlen, "%s", fid);
+	r = 0;
+	goto out;
+nomem:
+	free(*err);
+	*err = strdup("out of memory");
+out:
+	env_free(&e);
+	free(fdir);
+	free(fid);
+	free(msg);
 	free(fmsg);
-	free(fenv);
 	return r;
 }
 
@@ -494,7 +743,110 @@ q_close(struct qentry *q)
 	free(q->id);
 	free(q->tmpmsg);
 	env_free(&q->env);
+	sl_free(&q->refused);
+	sl_free(&q->refused_replies);
 	q->dir = q->id = q->tmpmsg = NULL;
+}
+
+/*
+ * The pid in a temp file's name: ID.env.tmpPID, ID.copyPID, or the
+ * HEX.PID.N of a queue id; 0 if none.
+ */
+static pid_t
+name_pid(const char *name)
+{
+	const char *p;
+	char *end;
+	long v;
+
+	if ((p = strstr(name, ".tmp")) != NULL || (p = strstr(name, ".copy")) != NULL) {
+		p += p[1] == 't' ? 4 : 5;
+		v = strtol(p, &end, 10);
+		return end != p && *end == '\0' && v > 0 ? (pid_t)v : 0;
+	}
+	if ((p = strchr(name, '.')) != NULL) {
+		v = strtol(p + 1, &end, 10);
+		return end != p + 1 && *end == '.' && v > 0 ? (pid_t)v : 0;
+	}
+	return 0;
+}
+
+/* 1 when the process that wrote a file is gone (a pid of another user counts as alive). */
+static int
+writer_gone(const char *name)
+{
+	pid_t pid = name_pid(name);
+
+	return pid > 0 && kill(pid, 0) == -1 && errno == ESRCH;
+}
+
+/*
+ * Removes, in one directory, what a crash or a kill left: temp files whose
+ * writer is gone or that are a day old; with entries = 1 also data files
+ * without an envelope (a day old) and ID.done (the server had it).  A file
+ * locked by a live process stays.
+ */
+static void
+clean_dir(const char *dir, int entries)
+{
+	char *p, *env;
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	size_t n;
+	int fd, done, tmp;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (de->d_name[0] == '.')
+			continue;
+		done = entries && n > 5 && strcmp(de->d_name + n - 5, ".done") == 0;
+		tmp = strstr(de->d_name, ".env.tmp") != NULL || strstr(de->d_name, ".copy");
+		if (entries && !done && !tmp) {
+			/* A data file whose envelope was never written (the caller saw a failure). */
+			if (n < 5 || strcmp(de->d_name + n - 4, ".msg") != 0)
+				continue;
+			env = strfmt("%s/%.*s.env", dir, (int)(n - 4), de->d_name);
+			if (env == NULL || !absent(env)) {
+				free(env);
+				continue;
+			}
+			free(env);
+		}
+		p = strfmt("%s/%s", dir, de->d_name);
+		if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (done || writer_gone(de->d_name) || now - st.st_mtime > 86400)) {
+			fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				unlink(p);
+				if (done) {
+					/* Sent: its data goes too. */
+					free(p);
+					p = strfmt("%s/%.*s.msg", dir, (int)(n - 5), de->d_name);
+					if (p)
+						unlink(p);
+				}
+			}
+			if (fd != -1)
+				close(fd);
+		}
+		free(p);
+	}
+	closedir(d);
+}
+
+void
+q_clean(const char *dir)
+{
+	char *tmp = strfmt("%s/tmp", dir);
+
+	if (tmp)
+		clean_dir(tmp, 0);
+	free(tmp);
+	clean_dir(dir, 1);
 }
 
 /* "3m", "2h", "45s", "1d". */
@@ -513,13 +865,33 @@ age(char *buf, size_t n, time_t secs)
 		snprintf(buf, n, "%ldd", (long)secs / 86400);
 }
 
+/* What a failed/ entry's report means, for mailq. */
+static const char *
+report_text(const char *report, char *buf, size_t n)
+{
+	if (report == NULL || strcmp(report, "caller") == 0)
+		return "the caller was told";
+	if (strcmp(report, "bounce") == 0)
+		return "a bounce to the sender is due";
+	if (strncmp(report, "bounced ", 8) == 0) {
+		snprintf(buf, n, "a bounce to the sender is queued as %s", report + 8);
+		return buf;
+	}
+	/* "none (why)" */
+	if (strncmp(report, "none (", 6) == 0 && report[strlen(report) - 1] == ')')
+		snprintf(buf, n, "no bounce: %.*s", (int)strlen(report) - 7, report + 6);
+	else
+		snprintf(buf, n, "no bounce: %s", report);
+	return buf;
+}
+
 /* Prints the entries of one directory; returns how many. */
 static size_t
 print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 {
 	struct strlist ids;
 	struct envelope e;
-	char *d, *path, when[64], a[32], nx[32];
+	char *d, *path, when[64], a[32], nx[32], rep[160];
 	size_t i, k, count = 0;
 	struct tm tm;
 	time_t now = time(NULL);
@@ -538,11 +910,6 @@ print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 			continue;
 		}
 		free(path);
-		/* Another user's entry: not even its size or sender. */
-		if (!q_visible(q_owner(d, ids.v[i], &e))) {
-			env_free(&e);
-			continue;
-		}
 		busy = 0;
 		if (!sub) {
 			int fd;
@@ -555,7 +922,10 @@ print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 				close(fd);
 			free(path);
 		}
-		if (count == 0 && !sub)
+		if (count == 0 && sub)
+			fprintf(out, "\n-Failed: kept in %s/failed, not sent again "
+			    "(sendmail --requeue ID sends one again)-\n", dir);
+		if (count == 0)
 			fprintf(out, "%-26s %9s %-20s %s\n", "-Queue ID-", "--Size--",
 			    "----Arrival Time----", "-Sender/Recipient-------");
 		localtime_r(&e.created, &tm);
@@ -563,16 +933,24 @@ print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 		fprintf(out, "%-25s%c %9lld %-20s %s\n", ids.v[i], sub ? '!' : busy ? '*' : ' ',
 		    (long long)e.size, when, *e.sender ? e.sender : "<>");
 		age(a, sizeof a, now - e.created);
-		if (sub)
+		if (sub) {
+			localtime_r(&e.failed, &tm);
+			strftime(when, sizeof when, "%a %b %e %H:%M", &tm);
 			fprintf(out, "%58s(failed: %s)\n", "", e.error ? e.error : "given up");
-		else if (e.error || e.attempts) {
+			fprintf(out, "%58s(given up %s; %s)\n", "", e.failed ? when : "",
+			    report_text(e.report, rep, sizeof rep));
+		} else if (e.error || e.attempts) {
 			age(nx, sizeof nx, e.next - now);
 			fprintf(out, "%58s(%s; %d attempt%s, age %s, next %s)\n", "",
 			    e.error ? e.error : "not yet tried", e.attempts,
 			    e.attempts == 1 ? "" : "s", a, e.next > now ? nx : "now");
 		}
 		for (k = 0; k < e.rcpts.n; k++)
-			fprintf(out, "%58s%s\n", "", e.rcpts.v[k]);
+			if (sub && k < e.replies.n && *e.replies.v[k] && e.error &&
+			    strstr(e.error, e.replies.v[k]) == NULL)
+				fprintf(out, "%58s%s: %s\n", "", e.rcpts.v[k], e.replies.v[k]);
+			else
+				fprintf(out, "%58s%s\n", "", e.rcpts.v[k]);
 		fputc('\n', out);
 		*bytes += e.size;
 		count++;
@@ -583,19 +961,28 @@ print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 	return count;
 }
 
+/* The summary line of a section. */
+static void
+summary(FILE *out, long long bytes, size_t n, const char *what)
+{
+	fprintf(out, "-- %lld Kbytes in %zu %sRequest%s.\n", (bytes + 1023) / 1024, n, what,
+	    n == 1 ? "" : "s");
+}
+
 int
 q_print(const char *dir, FILE *out)
 {
 	long long bytes = 0;
-	size_t n, nf;
+	size_t n;
 
-	n = print_dir(dir, NULL, out, &bytes);
-	nf = print_dir(dir, "failed", out, &bytes);
-	if (n + nf == 0) {
+	/* The queue proper: "Mail queue is empty" when nothing waits to be sent. */
+	if ((n = print_dir(dir, NULL, out, &bytes)) == 0)
 		fputs("Mail queue is empty\n", out);
-		return 0;
-	}
-	fprintf(out, "-- %lld Kbytes in %zu Request%s%s.\n", (bytes + 1023) / 1024, n + nf,
-	    n + nf == 1 ? "" : "s", nf ? " (! = failed, kept in failed/)" : "");
+	else
+		summary(out, bytes, n, "");
+	/* Then what was given up, in its own section. */
+	bytes = 0;
+	if ((n = print_dir(dir, "failed", out, &bytes)) > 0)
+		summary(out, bytes, n, "failed ");
 	return 0;
 }

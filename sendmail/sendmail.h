@@ -38,7 +38,6 @@ struct opts {
 	const char *subject;	/* --subject */
 	struct strlist attach;	/* --attach files */
 	struct strlist attach_type;	/* matching types, "" = from mime.types */
-	int	*attach_fd;	/* attach_open(): each file opened with the caller's rights */
 	char	 mode;		/* 'm' send, 'p' list queue, 's' -bs, 'q' run queue, 'i' newaliases, 'v' verify */
 	long	 qinterval;	/* -qTIME in seconds, 0 = once */
 	const char *q_id, *q_rcpt, *q_sender;	/* -qI -qR -qS substrings */
@@ -55,9 +54,11 @@ struct envelope {
 	time_t	 next;		/* next attempt not before */
 	char	*error;		/* last error, or NULL */
 	off_t	 size;
-	uid_t	 uid;		/* who submitted it; NO_UID in entries older than the field */
+	/* failed/ only: */
+	struct strlist replies;	/* the reply each recipient got ("" none), parallel to rcpts */
+	time_t	 failed;	/* when it was given up */
+	char	*report;	/* who is told: "caller", "bounce", "bounced ID", "none (why)" */
 };
-#define NO_UID	((uid_t)-1)
 
 void	 env_init(struct envelope *e);
 void	 env_free(struct envelope *e);
@@ -69,6 +70,9 @@ struct qentry {
 	struct envelope env;
 	int	 fd;		/* data file, locked; -1 if none */
 	char	*tmpmsg;	/* data file path while not yet committed */
+	/* Set by smtp_send: the recipients refused for good, and the reply each got. */
+	struct strlist refused;
+	struct strlist refused_replies;
 };
 
 /* queue.c */
@@ -78,23 +82,49 @@ int	 q_commit(struct qentry *q, FILE *fp, char **err);
 void	 q_abort(struct qentry *q, FILE *fp);
 int	 q_list(const char *dir, struct strlist *ids);
 int	 q_lock(const char *dir, const char *id, struct qentry *q);	/* 0, 1 busy, -1 gone */
-int	 q_update(struct qentry *q);
-int	 q_remove(struct qentry *q);
-int	 q_fail(struct qentry *q, const char *why);
+/* The same for failed/FID; q->id is FID, q->dir the queue directory. */
+int	 q_failed_lock(const char *dir, const char *fid, struct qentry *q);
+int	 q_failed_update(struct qentry *q);	/* rewrites failed/FID.env; 0 or -1 */
+int	 q_failed_remove(struct qentry *q);	/* removes failed/FID; 0 or -1 */
+/* Sets the report of failed/FID (its creator, holding the data's lock); 0 or -1. */
+int	 q_failed_report(const char *dir, const char *fid, const char *report);
+/*
+ * Puts the locked failed/ entry q back in the queue to be sent again (a
+ * new queue_lifetime, tried at the next run).  0, or -1 with *err.
+ */
+int	 q_requeue(struct qentry *q, char **err);
+int	 q_update(struct qentry *q);	/* rewrites the envelope (one retry); 0 or -1 */
+/*
+ * The entry is finished (the server took it, or failed/ holds it): its
+ * envelope goes first, so that it is no entry from then on, then its data.
+ * If the envelope cannot be removed it is renamed ID.done (no entry
+ * either); if that fails too this process remembers the id, never sends it
+ * again (q_lock says gone) and tries once more in q_retry_removals().
+ * 0, or -1 with *err (malloc'd): the entry is still there.
+ */
+int	 q_remove(struct qentry *q, char **err);
+int	 q_finished(const char *id);	/* 1: this process sent it; its removal failed */
+void	 q_retry_removals(void);	/* before exit: those removals again, logged */
+/*
+ * Keeps a copy of q in failed/ (the data linked, else copied) for the
+ * recipients rcpts with the reply each got (parallel; rcpts NULL: q's own),
+ * the reason why and report (who is told).  The queue entry is left as it
+ * is.  0, or -1 with *err (malloc'd).
+ */
+int	 q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist *replies,
+	    const char *why, const char *report, char *fid, size_t fidlen, char **err);
 void	 q_close(struct qentry *q);
 int	 q_read_env(const char *path, struct envelope *e);
-/*
- * Whose entry ID (envelope e, read locked or not) is: the uid recorded in
- * it, else (entries written before the field) the owner of its data file,
- * which only its submitter ever creates.  NO_UID if neither is known.
- */
-uid_t	 q_owner(const char *dir, const char *id, const struct envelope *e);
-/* 1 when the caller may see and run an entry of owner: root, or its owner. */
-int	 q_visible(uid_t owner);
 /* DIR/tmp/.KIND.ACCOUNT plus suffix: a per-account lock or socket (malloc'd). */
 char	*q_account_file(const char *dir, const char *kind, const char *account,
 	    const char *suffix);
 time_t	 q_backoff(int attempts);
+/*
+ * Removes what a crash or a kill left in the queue: temp files whose
+ * writer is gone (or a day old), data files without an envelope (a day
+ * old), entries marked done.  Locked files stay.
+ */
+void	 q_clean(const char *dir);
 int	 q_print(const char *dir, FILE *out);
 int	 strcmp_p(const void *a, const void *b);
 
@@ -104,11 +134,12 @@ struct msgctx {
 	struct postie_cfg *cfg;
 	struct smtp_account *acct;	/* chosen account (set by message_read) */
 	struct envelope *env;
-	const char *qid;		/* the queue id, for the Received: field */
 	char	*errmsg;		/* one-line error on failure */
 	int	 dot_seen;		/* input ended with a lone "." line */
 	int	 too_big;		/* over o->max_size */
 };
+/* A new Message-ID field value, "<time.pid.random@domain>" (malloc'd). */
+char	*message_id(const char *domain);
 struct reader;
 /* Reads one message from r (up to end of input, or a lone "." with dot_ends). */
 enum px_err message_read(struct msgctx *m, struct reader *r, FILE *out);
@@ -126,9 +157,12 @@ enum px_err rcpts_resolve(struct postie_cfg *cfg, const char *domain, const stru
 struct smtp_conn;
 struct smtp_conn *smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose);
 /*
- * Sends one committed entry.  Returns the error class; on success or
- * partial success the entry's recipients are reduced to those still to be
- * tried.  *msg gets a one-line description of a failure.
+ * Sends one committed entry.  Returns PX_OK when the server took the
+ * message for at least one recipient, else the error class of the failure.
+ * Either way the entry's recipients are reduced to those still to be tried
+ * (none refused, or refused only for now), and q->refused gets those
+ * refused for good with the reply each got (q->refused_replies).  *msg gets
+ * a one-line description of a failure or of the refused recipients.
  */
 enum px_err smtp_send(struct smtp_conn *c, struct qentry *q, char **msg);
 void	 smtp_close(struct smtp_conn *c);
@@ -139,13 +173,63 @@ const char *smtp_tls(struct smtp_conn *c);
 int	 smtp_attention(struct smtp_conn *c);
 /* 1 when the last failure came before any recipient (the server, not the message). */
 int	 smtp_broken(struct smtp_conn *c);
+/*
+ * 1 when the last smtp_send got as far as MAIL FROM, so that a refusal is
+ * about this message (sender, recipients, data); 0 when it failed before
+ * (connect, TLS, EHLO, AUTH, setup, libcurl): about the server, the
+ * account or this host, never the message's fault.
+ */
+int	 smtp_in_transaction(struct smtp_conn *c);
 void	 smtp_set_last_error(struct smtp_conn *c, const char *msg);
 const char *smtp_last_error(struct smtp_conn *c);
 /* The connection's socket, or -1. */
 int	 smtp_socket(struct smtp_conn *c);
 
+/* outcome.c: the one place that decides what a failure means for a message. */
+struct attempt {
+	enum px_err err;	/* smtp_send's: PX_OK = the server took it for some recipients */
+	int	 in_txn;	/* the failure came inside the mail transaction */
+	int	 attention;	/* a temporary failure the user must mend (certificate, keyring) */
+	size_t	 nrefused;	/* recipients refused for good */
+	size_t	 nleft;		/* recipients still to be tried */
+	int	 null_sender;	/* MAIL FROM:<>: never bounced */
+	int	 bounces;	/* the account sends bounces (bounce = "sender") */
+};
+struct verdict {
+	int	 done;		/* the server has it: those recipients never get it again */
+	int	 keep;		/* the recipients left stay queued, with backoff */
+	int	 fail_left;	/* the recipients left are given up too */
+	int	 fail;		/* failed/ gets a copy: the refused (and fail_left: the left) */
+	int	 bounce;	/* nobody waits: the sender gets a delivery status notification */
+	int	 loud;		/* not the message's fault: one line naming problem and fix */
+	enum px_err status;	/* what the caller is told */
+	const char *report;	/* who learns of a failure (outcome_report) */
+	char	 bounce_id[96];	/* deliver_entry: the queue id of the bounce it queued, or "" */
+	char	 failed_id[96];	/* deliver_entry: the failed/ id of the copy it kept, or "" */
+};
+/*
+ * The verdict on an attempt.  attended: a caller waits for the answer (a
+ * foreground send, -bs, a hand-over); may_queue: the account's queue is
+ * "on_failure".  Only a 5xx inside the mail transaction fails a message.
+ */
+void	 outcome_decide(const struct attempt *a, int attended, int may_queue, struct verdict *v);
+/*
+ * Who learns that a message failed: "caller", "bounce", or "none (why)";
+ * kept in the failed/ entry.
+ */
+const char *outcome_report(int attended, int null_sender, int bounces);
+/* The fix to name for a failure that is not the message's (malloc'd), or NULL. */
+char	*outcome_fix(enum px_err e, const struct smtp_account *a);
+
 /* deliver.c: tries an entry now and handles the outcome (remove, keep, fail). */
-enum px_err deliver_entry(struct smtp_conn *c, struct qentry *q, int interactive, char **msg);
+/*
+ * One attempt at q over c (account a) and its outcome carried out: removed,
+ * kept with backoff, copied to failed/ (and bounced).  attended: a caller
+ * waits for the answer.  Returns what the caller is told (v->status); *msg
+ * gets the line to show, v the verdict.
+ */
+enum px_err deliver_entry(struct smtp_conn *c, struct smtp_account *a, struct qentry *q,
+	    int attended, char **msg, struct verdict *v);
 
 /* Open connections of a queue run, one per account, kept across passes. */
 struct conns {
@@ -162,25 +246,43 @@ void	 conns_close(struct conns *cs);
  */
 int	 queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account,
 	    int only_due, struct conns *cs);
+/*
+ * failed/: entries older than failed_lifetime are removed (logged), and a
+ * bounce decided on but never queued (a crash in between) is queued.
+ */
+void	 failed_maintain(struct postie_cfg *cfg);
 /* Background delivery: a detached process sends the account's queue. */
 void	 queue_background(struct postie_cfg *cfg, const struct opts *o, const char *account);
+
+/*
+ * bounce.c: queues a delivery status notification (RFC 3464) about q's
+ * recipients rcpts (with the reply each got, parallel, or NULL: why for
+ * all) to q's envelope sender: a new queue entry of the same account with
+ * the null sender, From: the account's from (else MAILER-DAEMON@domain).
+ * Returns its queue id (malloc'd), or NULL (logged).
+ */
+char	*bounce_queue(struct qentry *q, const struct smtp_account *a, const char *domain,
+	    const struct strlist *rcpts, const struct strlist *replies, const char *why);
+/* bounce_queue, and the bounce's id noted in failed/FID.env (q's copy there). */
+char	*bounce_note(struct qentry *q, const char *fid, const struct smtp_account *a,
+	    const char *domain, const struct strlist *rcpts, const struct strlist *replies,
+	    const char *why);
+/*
+ * The bounce for the entry failed/FID of queue DIR (a, the account, may be
+ * NULL): queued as above, and the entry's report set to "bounced ID".
+ * Returns the bounce's queue id (malloc'd), or NULL.
+ */
+char	*bounce_failed(const char *dir, const char *fid, const struct smtp_account *a,
+	    const char *domain);
 
 /* bs.c */
 int	 bs_serve(struct postie_cfg *cfg, const struct opts *o);
 
 /* attach.c */
 /*
- * Opens every --attach file once, with the caller's real user and group
- * (never the setgid group's), before the message is read: what is attached
- * is what the caller could read when it started us.  0, or -1 with *err
- * (malloc'd, names the file; exit status 66).  attach_close() closes them.
- */
-int	 attach_open(struct opts *o, char **err);
-void	 attach_close(struct opts *o);
-/*
  * Writes h and a multipart/mixed body: the text read from r (r NULL: no
  * text; first/firstlen: a line already read when have_first) as the first
- * part, then each --attach file (read from o->attach_fd) as a base64 part.
+ * part, then each --attach file as a base64 part.
  */
 enum px_err attach_wrap(struct msgctx *m, struct hdr_block *h, struct reader *r,
 	    const char *first, size_t firstlen, int have_first, FILE *out);
@@ -209,9 +311,9 @@ struct submit_result {
 /* deliver.c: spools the message read from r, tries it, flushes the account's queue. */
 void	 submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r,
 	    struct submit_result *res);
-/* The outcome e of an interactive attempt at q, into res; closes q. */
-void	 submit_conclude(struct qentry *q, struct smtp_conn *c, struct smtp_account *a,
-	    enum px_err e, struct submit_result *res);
+/* The verdict v of an attended attempt at q (account a), into res; closes q. */
+void	 submit_conclude(struct qentry *q, struct smtp_account *a, const struct verdict *v,
+	    struct submit_result *res);
 
 /*
  * conncache.c: a connection kept open after a send, for the next sendmail.

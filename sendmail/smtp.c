@@ -33,6 +33,7 @@ struct smtp_conn {
 	char	*setup_msg;
 	int	 attention;	/* the last failure wants the user, not a retry: show it */
 	int	 broken;	/* the last failure came before any recipient: the server, not the message */
+	int	 in_txn;	/* MAIL FROM was sent in the last transfer */
 	char	*last_error;	/* for the entries deferred without a try */
 };
 
@@ -45,6 +46,8 @@ hook(void *arg, int out, const char *line, size_t n)
 	if (out) {
 		if (n >= 8 && strncasecmp(line, "RCPT TO:", 8) == 0)
 			s->want_rcpt = 1;
+		if (n >= 10 && strncasecmp(line, "MAIL FROM:", 10) == 0)
+			s->in_txn = 1;
 		return;
 	}
 	if (!s->want_rcpt || n < 3 || (n > 3 && line[3] == '-'))
@@ -97,7 +100,7 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 	s->ehlo = util_fqdn();
 	if ((s->c = curl_easy_init()) == NULL) {
 		s->setup_err = PX_SOFTWARE;
-		s->setup_msg = strdup("cannot start libcurl");
+		s->setup_msg = strdup(net_curl_error());
 		return s;
 	}
 	if (strcmp(a->net.auth, "none") != 0 && a->net.user) {
@@ -165,7 +168,7 @@ angle(const char *a)
 enum px_err
 smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 {
-	struct curl_slist *rcpts = NULL, *last = NULL, *tmp;
+	struct curl_slist *rcpts = NULL, *tmp;
 	struct strlist keep;
 	struct sbuf refused;
 	char *from = NULL, *r;
@@ -174,6 +177,9 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 	size_t i, nok = 0, nperm = 0, ntemp = 0;
 
 	*msg = NULL;
+	s->in_txn = 0;
+	sl_free(&q->refused);
+	sl_free(&q->refused_replies);
 	if (s->setup_err != PX_OK) {
 		*msg = strdup(s->setup_msg);
 		s->broken = 1;
@@ -182,18 +188,15 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 	sl_init(&keep);
 	sb_init(&refused);
 	for (i = 0; i < q->env.rcpts.n; i++) {
-		/* Appended after the last node: curl_slist_append walks from the node it is given. */
 		if ((r = angle(q->env.rcpts.v[i])) == NULL ||
-		    (tmp = curl_slist_append(last, r)) == NULL) {
+		    (tmp = curl_slist_append(rcpts, r)) == NULL) {
 			free(r);
 			curl_slist_free_all(rcpts);
 			*msg = strdup("out of memory");
 			return PX_SOFTWARE;
 		}
 		free(r);
-		if (rcpts == NULL)
-			rcpts = tmp;
-		last = last ? last->next : tmp;
+		rcpts = tmp;
 	}
 	from = angle(q->env.sender);
 	if (lseek(q->fd, 0, SEEK_SET) == -1) {
@@ -231,6 +234,8 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 			nperm++;
 			sb_printf(&refused, "%s%s: %s", refused.len ? "; " : "",
 			    q->env.rcpts.v[i], s->texts[i]);
+			sl_add(&q->refused, q->env.rcpts.v[i]);
+			sl_add(&q->refused_replies, s->texts[i]);
 		} else {
 			if (code >= 400) {
 				ntemp++;
@@ -250,21 +255,26 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 		sl_init(&keep);
 		if (nperm || ntemp)
 			*msg = strfmt("%s: %s", s->acct->net.host, refused.s);
-		err = ntemp ? PX_TEMPFAIL : PX_OK;
+		err = PX_OK;
 		goto out;
 	}
 	if (s->nrcpt == q->env.rcpts.n && nok == 0 && (nperm || ntemp)) {
 		/* Every recipient refused. */
 		*msg = strfmt("%s: %s", s->acct->net.host, refused.s);
-		if (ntemp) {
-			sl_free(&q->env.rcpts);
-			q->env.rcpts = keep;
-			sl_init(&keep);
-			err = PX_TEMPFAIL;
-		} else
-			err = PX_NOUSER;
+		sl_free(&q->env.rcpts);
+		q->env.rcpts = keep;
+		sl_init(&keep);
+		err = ntemp ? PX_TEMPFAIL : PX_NOUSER;
 		goto out;
 	}
+	/* The transaction failed: all but those refused for good stay. */
+	sl_free(&keep);
+	for (i = 0; i < q->env.rcpts.n; i++)
+		if (!sl_has(&q->refused, q->env.rcpts.v[i]))
+			sl_add(&keep, q->env.rcpts.v[i]);
+	sl_free(&q->env.rcpts);
+	q->env.rcpts = keep;
+	sl_init(&keep);
 	err = net_classify(s->c, rc, &s->acct->net, &s->t, msg);
 	s->attention = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
 	    rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || rc == CURLE_SSL_ISSUER_ERROR ||
@@ -309,6 +319,12 @@ int
 smtp_broken(struct smtp_conn *s)
 {
 	return s->broken;
+}
+
+int
+smtp_in_transaction(struct smtp_conn *s)
+{
+	return s->in_txn;
 }
 
 void

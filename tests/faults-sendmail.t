@@ -14,8 +14,9 @@ stall-greeting  0  queued   [Tt]ime
 garbage         0  queued   .
 long-reply      0  either   .
 drop-ehlo       0  queued   .
+504-ehlo        0  queued   504
 drop-auth       0  queued   .
-535-auth        77 refused  535
+535-auth        0  queued   535
 drop-mail       0  queued   .
 451-mail        0  queued   451
 drop-rcpt       0  queued   .
@@ -67,6 +68,7 @@ CONF
 		;;
 	refused)
 		is "$queued.$delivered" "0.0" "$mode: not queued, not delivered, the caller is told"
+		is "$(ls "$q"/failed/*.env 2>/dev/null | wc -l)" 1 "$mode: a copy kept in failed/ (issue 12)"
 		is "$(wc -l <"$T/err")" 1 "$mode: one line on stderr"
 		like "$(cat "$T/err")" "$pattern" "$mode: the error names the reply"
 		;;
@@ -99,7 +101,11 @@ is "$?" 0 "queued while the server is unreachable"
 sed -i "s/port = 1\$/port = $FAULT_PORT/" "$T/q.conf"
 "$SENDMAIL" -C "$T/q.conf" -q 2>"$T/qerr"
 is "$?" 0 "sendmail -q"
-is "$(ls "$T/qrun"/failed/*.env 2>/dev/null | wc -l)" 1 "the refused message is kept in failed/"
+# (and the bounce to its sender, refused by the same server, is kept there too: no bounce of a bounce)
+is "$(grep -l '^sender alice\|^sender me@example.org' "$T/qrun"/failed/*.env 2>/dev/null | wc -l)" 1 \
+	"the refused message is kept in failed/"
+is "$(grep -lx 'sender ' "$T/qrun"/failed/*.env 2>/dev/null | wc -l)" 1 \
+	"its bounce, refused too, is kept in failed/ without another bounce"
 like "$("$SENDMAIL" -C "$T/q.conf" -bp)" "failed: .*550" "mailq shows it as failed with the reply"
 like "$(cat "$T/qerr")" "550" "the queue run reports the refusal"
 

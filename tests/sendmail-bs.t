@@ -215,7 +215,8 @@ crlf "HELO c" "MAIL FROM:<a@x.org>" "RCPT TO:<bad@x.org>" "DATA" "Subject: refus
 bs "$T/rej.in" "$T/rej.conf"
 like "$(codes)" "^220 250 250 250 354 5[0-9][0-9] 221 $" "permanent refusal: 5xx reply to the final dot"
 like "$(tr -d '\r' <"$T/last.out" | sed -n 6p)" "bad@x\.org|[Rr]ejected" "permanent refusal: the server's text is passed on"
-is "$(mailq_of "$T/rej.conf")" "Mail queue is empty" "permanent refusal: not queued"
+is "$(mailq_of "$T/rej.conf" | head -n 1)" "Mail queue is empty" "permanent refusal: not queued"
+like "$(mailq_of "$T/rej.conf")" "-Failed.*bad@x\.org" "permanent refusal: a copy in failed/ (issue 12)"
 
 # ------------------------------------------------- smarthost down: queued
 DEAD=$(free_port)

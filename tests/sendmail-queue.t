@@ -111,7 +111,8 @@ fi
 
 # ---------------------------------------------------------------- lifetime
 DEAD=$(free_port)
-QDIR=$T/ql CONF_TOP='queue_lifetime = 1' write_conf "$T/life.conf" "$DEAD" "${ACCT[@]}"
+# (the bounce a lifetime brings is tested in sendmail-outcome.t)
+QDIR=$T/ql CONF_TOP='queue_lifetime = 1' write_conf "$T/life.conf" "$DEAD" "${ACCT[@]}" 'bounce = "none"'
 msg 30 | "$SENDMAIL" -C "$T/life.conf" -i bob@x.org
 is "$(qfiles "$T/ql")" 1 "lifetime: queued"
 sleep 2.2
@@ -124,7 +125,7 @@ like "$(cat "$T/last.out")" "[Ff]ailed" "lifetime: -bp shows it as failed"
 like "$(cat "$T/last.out")" "bob@x\.org" "lifetime: -bp still lists its recipient"
 start_smtpd "$T/s5" "${AUTH[@]}" || bail_out "smtpd did not start"
 S5_PORT=$SMTP_PORT
-QDIR=$T/ql CONF_TOP='queue_lifetime = 1' write_conf "$T/life2.conf" "$SMTP_PORT" "${ACCT[@]}"
+QDIR=$T/ql CONF_TOP='queue_lifetime = 1' write_conf "$T/life2.conf" "$SMTP_PORT" "${ACCT[@]}" 'bounce = "none"'
 sm "$T/life2.conf" -q
 sleep 0.3
 is "$(smtp_count "$T/s5")" 0 "lifetime: a message in failed/ is not sent again"
@@ -230,7 +231,15 @@ is "$LAST_STATUS" 67 "every recipient refused: exit 67"
 like "$(cat "$T/last.err")" "bad@x\.org" "every recipient refused: stderr says why"
 sleep 0.2
 is "$(smtp_count "$T/sr")" 1 "every recipient refused: nothing delivered"
-is "$("$SENDMAIL" -C "$T/rej.conf" -bp)" "Mail queue is empty" "every recipient refused: not queued"
+q=$("$SENDMAIL" -C "$T/rej.conf" -bp)
+is "$(head -n 1 <<<"$q")" "Mail queue is empty" "every recipient refused: not queued for a retry"
+# (issue 12: the caller was told, and a copy is kept in failed/ all the same)
+like "$q" $'-Failed: kept in [^\n]*/qr/failed' "every recipient refused: mailq has a failed section"
+like "$(sed -n '/^-Failed/,$p' <<<"$q")" "bad2@x\.org: 550|bad2@x\.org.*550" \
+	"every recipient refused: the failed entry says why"
+like "$(sed -n '/^-Failed/,$p' <<<"$q")" "the caller was told" \
+	"every recipient refused: and that the caller was told (no bounce)"
+is "$(ls "$T"/qr/failed/*.env | wc -l)" 2 "failed/ holds the refused recipients of both messages"
 
 # a 4xx recipient stays queued, the others are sent
 sm "$T/rej.conf" -i good@x.org later@x.org <"$T/m70.in"
@@ -296,8 +305,11 @@ like "$("$SENDMAIL" -C "$T/perm.conf" -bp)" "535|[Aa]uthentication" "-q with a r
 sm "$T/perm.conf" -q
 is "$LAST_STATUS" 0 "-q with a refused recipient: exit 0"
 smtp_wait "$T/sp" 1
-is "$(smtp_count "$T/sp")" 1 "-q with a refused recipient: the other message is sent"
+smtp_wait "$T/sp" 2
+# issue 12: and nobody waited for the answer, so the sender gets a bounce
+is "$(smtp_count "$T/sp")" 2 "-q with a refused recipient: the other message is sent, and a bounce"
 env_is "-q with a refused recipient: the other message" "$T/sp/0001.env" me@example.org fine@x.org
+env_is "-q with a refused recipient: the bounce" "$T/sp/0002.env" "<>" me@example.org
 is "$(qfiles "$T/qp") $(qfiles "$T/qp/failed")" "0 1" "-q with a refused recipient: moved to failed/"
 q=$("$SENDMAIL" -C "$T/perm.conf" -bp)
 like "$q" "refused@x\.org" "-bp lists the failed message"

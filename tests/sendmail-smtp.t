@@ -99,16 +99,22 @@ n_before=$(smtp_count "$T/st")
 write_conf "$T/badpw.conf" "$ST_PORT" 'tls = "starttls"' 'auth = "plain"' 'user = "alice"' \
 	'password = "wrong-password"' 'from = "alice@example.org"'
 sm "$T/badpw.conf" -i bob@example.net <"$T/in.txt"
-is "$LAST_STATUS" 77 "refused password: exit 77"
+# issue 12: a refused login is not the message's fault: kept queued, exit 0 (was 77, dropped)
+is "$LAST_STATUS" 0 "refused password: exit 0, the message is kept"
 is "$(wc -l <"$T/last.err")" 1 "refused password: one line on stderr" || diag "$(cat "$T/last.err")"
+like "$(cat "$T/last.err")" "check user and password of smtp \"default\" in $T/badpw.conf" \
+	"refused password: the line names the fix"
 like "$(cat "$T/last.err")" "localhost" "refused password: the error names the host"
 like "$(cat "$T/last.err")" "535" "refused password: the error shows the 535 reply"
 is "$(cat "$T/last.out")" "" "refused password: nothing on stdout"
 is "$(smtp_count "$T/st")" "$n_before" "refused password: nothing delivered"
 like "$(cat "$T/st/auth-failures" 2>/dev/null)" "PLAIN alice" "refused password: the server saw the failed AUTH"
-is "$(mailq_of "$T/badpw.conf")" "Mail queue is empty" "refused password: not queued (the caller was told)"
+like "$(mailq_of "$T/badpw.conf")" "bob@example\.net" "refused password: queued, mailq lists it"
+like "$(mailq_of "$T/badpw.conf")" "535" "refused password: mailq shows the reply"
+rm -f "$T"/queue/*.env "$T"/queue/*.msg
 sm "$T/badpw.conf" -v -i bob@example.net <"$T/in.txt"
-is "$LAST_STATUS" 77 "refused password with -v: exit 77"
+is "$LAST_STATUS" 0 "refused password with -v: exit 0 (queued)"
+rm -f "$T"/queue/*.env "$T"/queue/*.msg
 no_password "refused password with -v: the password is not shown in any form" \
 	"$T/last.err" wrong-password
 
@@ -189,7 +195,10 @@ QDIR=$T/q-never write_conf "$T/never.conf" "$DEAD" 'tls = "none"' 'from = "alice
 sm "$T/never.conf" -i bob@example.net <"$T/in.txt"
 is "$LAST_STATUS" 75 "refused connection, queue = never: exit 75"
 like "$(cat "$T/last.err")" "localhost|$DEAD" "refused connection, queue = never: the error names the server"
-is "$(mailq_of "$T/never.conf")" "Mail queue is empty" "refused connection, queue = never: nothing queued"
+is "$(mailq_of "$T/never.conf" | head -n 1)" "Mail queue is empty" "refused connection, queue = never: nothing queued"
+# issue 12: the caller was told (75), and a copy is kept in failed/ all the same
+like "$(mailq_of "$T/never.conf")" "queue = \"never\".*"$'\n'".*the caller was told" \
+	"refused connection, queue = never: a copy in failed/, mailq says the caller was told"
 
 QDIR=$T/q-onfail write_conf "$T/onfail.conf" "$DEAD" 'tls = "none"' 'from = "alice@example.org"' \
 	'queue = "on_failure"'
@@ -281,7 +290,7 @@ sm "$T/log.conf" -v -i bob@example.net <"$T/in.txt"
 is "$LAST_STATUS" 0 "log file: message sent"
 sed -i "s|^  password = .*|  password = \"not-$PW\"|" "$T/log.conf"
 sm "$T/log.conf" -i bob@example.net <"$T/in.txt"
-is "$LAST_STATUS" 77 "log file: refused login"
+is "$LAST_STATUS" 0 "log file: refused login (queued)"
 log=$(cat "$T/postie.log" 2>/dev/null)
 like "$log" "default[^"$'\n'"]*localhost[^"$'\n'"]*alice@example\.org[^"$'\n'"]*bob@example\.net[^"$'\n'"]*sent" \
 	"log file: a line for the sent message (account, host, sender, recipient, outcome)"
@@ -295,11 +304,12 @@ stop_server "$SMTP_PID"
 
 # ------------------------------------------------------------ server faults
 # tests/lib/faultsmtp.py: each fault, and what sendmail must make of it:
-# temporary (queued, exit 0), login refused (77), every recipient refused
-# (67), message refused (69), or no fault at all (sent).
+# temporary or not the message's fault, a refused login too (queued, exit 0),
+# every recipient refused (67), message refused (69), or no fault at all
+# (sent).  A refusal is told to the caller and kept in failed/.
 faults=(
 	"drop-greeting:0:queued" "421-greeting:0:queued" "stall-greeting:0:queued" "garbage:0:queued"
-	"long-reply:0:sent" "drop-ehlo:0:queued" "535-auth:77:dropped" "drop-mail:0:queued"
+	"long-reply:0:sent" "drop-ehlo:0:queued" "535-auth:0:queued" "drop-mail:0:queued"
 	"451-mail:0:queued" "drop-rcpt:0:queued" "452-rcpt:0:queued" "550-rcpt:67:dropped"
 	"drop-data:0:queued" "554-data:69:dropped" "drop-after-dot:0:queued" "451-after-dot:0:queued"
 	"552-after-dot:69:dropped" "stall-after-dot:0:queued"
@@ -316,6 +326,8 @@ for f in "${faults[@]}"; do
 	case $what in
 	queued) is "$nq $nd" "1 0" "fault $mode: kept in the queue, nothing delivered" ;;
 	dropped) is "$nq $nd" "0 0" "fault $mode: refused: not queued, nothing delivered"
+		is "$(find "$T/q-$mode/failed" -name '*.env' 2>/dev/null | wc -l)" 1 \
+			"fault $mode: a copy kept in failed/"
 		[ -s "$T/last.err" ] && pass "fault $mode: the reason is on stderr" ||
 			fail "fault $mode: the reason is on stderr" ;;
 	sent) is "$nq $nd" "0 1" "fault $mode: sent, not queued"

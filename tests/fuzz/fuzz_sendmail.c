@@ -162,6 +162,7 @@ struct smtp_conn {
 	char	 last[64];
 	char	*last_error;
 	int	 broken;
+	int	 in_txn;
 };
 
 struct smtp_conn *
@@ -213,6 +214,12 @@ int
 smtp_broken(struct smtp_conn *c)
 {
 	return c->broken;
+}
+
+int
+smtp_in_transaction(struct smtp_conn *c)
+{
+	return c->in_txn;
 }
 
 void
@@ -309,6 +316,7 @@ smtp_send(struct smtp_conn *c, struct qentry *q, char **msg)
 		    q->env.rcpts.v[i]);
 	check_spool(q);
 	c->broken = 0;
+	c->in_txn = 1;
 	for (i = 0; i < q->env.rcpts.n; i++) {
 		r = q->env.rcpts.v[i];
 		if (strstr(r, "tempfail")) {
@@ -322,6 +330,7 @@ smtp_send(struct smtp_conn *c, struct qentry *q, char **msg)
 		}
 		if (strstr(r, "noauth")) {
 			c->broken = 1;
+			c->in_txn = 0;
 			*msg = strdup("535 5.7.8 authentication failed");
 			return PX_NOPERM;
 		}
