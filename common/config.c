@@ -81,16 +81,20 @@ static cfg_opt_t top_opts[] = {
 
 static char errtext[512];
 
+/* The file being parsed from memory (libconfuse calls it "[buf]"). */
+static const char *parsing;
+
 static void
 conf_errfn(cfg_t *c, const char *fmt, va_list ap)
 {
 	char msg[400];
+	const char *file = parsing ? parsing : c ? c->filename : NULL;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (c && c->filename && c->line)
-		snprintf(errtext, sizeof errtext, "%s:%d: %s", c->filename, c->line, msg);
-	else if (c && c->filename)
-		snprintf(errtext, sizeof errtext, "%s: %s", c->filename, msg);
+	if (c && file && c->line)
+		snprintf(errtext, sizeof errtext, "%s:%d: %s", file, c->line, msg);
+	else if (file)
+		snprintf(errtext, sizeof errtext, "%s: %s", file, msg);
 	else
 		snprintf(errtext, sizeof errtext, "%s", msg);
 }
@@ -211,7 +215,9 @@ load_net(struct net_cfg *n, cfg_t *top, cfg_t *sec, int pop3, const char *where,
 	    cfg_getbool(top, "tls_verify");
 	n->tls_required = cfg_size(sec, "tls_required") > 0 ? cfg_getbool(sec, "tls_required") :
 	    cfg_getbool(top, "tls_required");
-#define INHERIT(key) (optstr(sec, key) ? optstr(sec, key) : optstr(top, key))
+	/* A key set in the section wins, "" too: it means "none" (for
+	 * tls_ca_file the system store), whatever the top level says. */
+#define INHERIT(key) (cfg_size(sec, key) > 0 ? optstr(sec, key) : optstr(top, key))
 	n->tls_ca_file = util_expand_tilde(INHERIT("tls_ca_file"));
 	n->tls_fingerprint = xstrdup(INHERIT("tls_fingerprint"));
 	n->tls_cert_file = util_expand_tilde(INHERIT("tls_cert_file"));
@@ -366,6 +372,46 @@ has_password(cfg_t *top)
 	return 0;
 }
 
+/* A configuration is small: more than this is not one. */
+#define CONF_MAX	(4 * 1024 * 1024)
+
+/* Reads the whole file; 0, or -1 with *err "FILE: cannot read: REASON". */
+static int
+slurp_conf(FILE *fp, const char *path, char **text, char **err)
+{
+	struct sbuf b;
+	char buf[8192];
+	size_t n;
+
+	sb_init(&b);
+	sb_adds(&b, "");
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+		if (b.len + n > CONF_MAX) {
+			*err = strfmt("%s: larger than %d MiB: not a configuration file", path,
+			    CONF_MAX / (1024 * 1024));
+			sb_free(&b);
+			return -1;
+		}
+		if (memchr(buf, '\0', n) != NULL) {
+			*err = strfmt("%s: holds a NUL byte: not a configuration file", path);
+			sb_free(&b);
+			return -1;
+		}
+		if (sb_addn(&b, buf, n) == -1) {
+			*err = strdup("out of memory");
+			sb_free(&b);
+			return -1;
+		}
+	}
+	if (ferror(fp)) {
+		*err = strfmt("%s: cannot read: %s", path, strerror(errno));
+		sb_free(&b);
+		return -1;
+	}
+	*text = sb_steal(&b);
+	return 0;
+}
+
 struct postie_cfg *
 conf_load(const char *path, int must_exist, char **err)
 {
@@ -376,6 +422,7 @@ conf_load(const char *path, int must_exist, char **err)
 	int r;
 	unsigned i;
 	const char *s;
+	char *text = NULL;
 
 	*err = NULL;
 	if ((cf = calloc(1, sizeof *cf)) == NULL) {
@@ -402,8 +449,21 @@ conf_load(const char *path, int must_exist, char **err)
 			fclose(fp);
 			goto fail;
 		}
+		/*
+		 * Read here, through the descriptor checked above, and parsed
+		 * from memory: a read error is then ours to name (libconfuse's
+		 * scanner would print "input in flex scanner failed" and exit).
+		 */
+		if (slurp_conf(fp, path, &text, err) == -1) {
+			fclose(fp);
+			goto fail;
+		}
 		fclose(fp);
-		r = cfg_parse(top, path);
+		parsing = path;
+		r = cfg_parse_buf(top, text);
+		parsing = NULL;
+		free(text);
+		text = NULL;
 		if (r != CFG_SUCCESS) {
 			*err = strfmt("%s", errtext[0] ? errtext : "cannot parse the configuration");
 			if (errtext[0] && strncmp(errtext, path, strlen(path)) != 0) {
@@ -559,8 +619,12 @@ conf_password(const struct net_cfg *n, char **err)
 		return strdup(n->password);
 	if (n->password_command == NULL)
 		return NULL;
+	/*
+	 * Not the command itself: the error reaches queue entries and mailq,
+	 * and a system configuration's command is not the user's business.
+	 */
 	if ((pw = util_command_line(n->password_command, &why)) == NULL)
-		*err = strfmt("password_command \"%s\": %s", n->password_command, why);
+		*err = strfmt("password_command failed: %s", why);
 	return pw;
 }
 

@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "curlshim.h"
 #include "log.h"
 #include "net.h"
 #include "util.h"
@@ -224,4 +225,15 @@ curl_easy_recv(CURL *h, void *buf, size_t n, size_t *got)
 {
 	*got = 0;
 	return load() == 0 ? c.easy_recv(h, buf, n, got) : CURLE_FAILED_INIT;
+}
+
+/*
+ * A function of libcurl's TLS library (OpenSSL's SSL_get_version, ...), for
+ * tlsinfo.c: dlsym on libcurl's handle searches its dependencies too.
+ * NULL when libcurl is not loaded or the TLS library is another.
+ */
+void *
+curlshim_sym(const char *name)
+{
+	return load() == 0 ? dlsym(c.lib, name) : NULL;
 }

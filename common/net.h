@@ -27,6 +27,8 @@ struct net_trace {
 	void	(*hook)(void *arg, int out, const char *line, size_t len);
 	void	*hook_arg;
 	char	 errbuf[CURL_ERROR_SIZE];
+	/* A peer refused: credentials would have crossed to it in clear (tls_required). */
+	char	 refused_peer[64];
 };
 
 void	 net_trace_init(struct net_trace *t, int verbose);

@@ -170,6 +170,47 @@ sl_has(const struct strlist *l, const char *s)
 	return 0;
 }
 
+/* Orders by string (case-insensitive), then by position: the first of equals leads. */
+static int
+uniq_cmp(const void *a, const void *b)
+{
+	const char *const *x = *(const char *const *const *)a, *const *y =
+	    *(const char *const *const *)b;
+	int r = strcasecmp(*x, *y);
+
+	return r ? r : (x > y) - (x < y);
+}
+
+int
+sl_uniq(struct strlist *l)
+{
+	char ***idx, **prev = NULL;
+	size_t i, k;
+
+	if (l->n < 2)
+		return 0;
+	/* Sort pointers into v (their order is the position), mark the later equals. */
+	if ((idx = malloc(l->n * sizeof *idx)) == NULL)
+		return -1;
+	for (i = 0; i < l->n; i++)
+		idx[i] = &l->v[i];
+	qsort(idx, l->n, sizeof *idx, uniq_cmp);
+	for (i = 0; i < l->n; i++) {
+		if (prev && strcasecmp(*prev, *idx[i]) == 0) {
+			free(*idx[i]);
+			*idx[i] = NULL;
+		} else
+			prev = idx[i];
+	}
+	free(idx);
+	for (i = k = 0; i < l->n; i++)
+		if (l->v[i])
+			l->v[k++] = l->v[i];
+	l->n = k;
+	l->v[k] = NULL;
+	return 0;
+}
+
 char *
 xstrdup(const char *s)
 {
@@ -384,6 +425,36 @@ util_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int
+util_open_real(const char *path, int flags)
+{
+	uid_t eu = geteuid(), ru = getuid();
+	gid_t eg = getegid(), rg = getgid();
+	int fd, saved;
+
+	/* Back to the caller's own rights for the open, and no further. */
+	if (eg != rg && setegid(rg) == -1)
+		return -1;
+	if (eu != ru && seteuid(ru) == -1) {
+		saved = errno;
+		/* Failing, it leaves us without the group: the spool refuses us. */
+		(void)!setegid(eg);
+		errno = saved;
+		return -1;
+	}
+	fd = open(path, flags | O_CLOEXEC);
+	saved = errno;
+	if ((eu != ru && seteuid(eu) == -1) || (eg != rg && setegid(eg) == -1)) {
+		/* Not privileged any more: the spool will refuse us, nothing leaks. */
+		if (fd != -1)
+			close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	errno = saved;
+	return fd;
+}
+
 char *
 util_command_line(const char *cmd, const char **err)
 {
@@ -393,6 +464,9 @@ util_command_line(const char *cmd, const char **err)
 	char buf[512];
 	ssize_t r;
 	char *nl;
+
+	static char why[64];
+	int privileged = getegid() != getgid() || geteuid() != getuid();
 
 	*err = NULL;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
@@ -407,7 +481,26 @@ util_command_line(const char *cmd, const char **err)
 	}
 	if (pid == 0) {
 		dup2(pfd[1], STDOUT_FILENO);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		if (!privileged) {
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		/*
+		 * Set-ID (the system install): sh -p keeps the effective group,
+		 * which dash and bash drop otherwise, so the command can read a
+		 * secret only the group may read.  The real IDs stay the
+		 * caller's, so that the command and what it runs stay undumpable
+		 * and untraceable by the caller.  Its stderr is not the caller's
+		 * unless the caller is root: the messages may name what the
+		 * caller must not know.
+		 */
+		if (getuid() != 0) {
+			int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+			if (nul != -1)
+				dup2(nul, STDERR_FILENO);
+		}
+		execl("/bin/sh", "sh", "-p", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -426,12 +519,17 @@ util_command_line(const char *cmd, const char **err)
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		*err = "the command failed";
+		if (WIFEXITED(status))
+			snprintf(why, sizeof why, "it exited with status %d", WEXITSTATUS(status));
+		else
+			snprintf(why, sizeof why, "it was killed by signal %d",
+			    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		*err = why;
 		sb_free(&out);
 		return NULL;
 	}
 	if (out.s == NULL || out.len == 0) {
-		*err = "the command printed nothing";
+		*err = "it printed nothing";
 		sb_free(&out);
 		return NULL;
 	}

@@ -40,6 +40,8 @@ void	 sl_free(struct strlist *l);
 int	 sl_add(struct strlist *l, const char *s);	/* copies s */
 int	 sl_addown(struct strlist *l, char *s);	/* takes s */
 int	 sl_has(const struct strlist *l, const char *s);	/* case-insensitive */
+/* Drops every string equal (case-insensitive) to an earlier one, keeping the order; O(n log n); 0 or -1. */
+int	 sl_uniq(struct strlist *l);
 
 char	*xstrdup(const char *s);	/* strdup that accepts NULL */
 char	*xstrndup(const char *s, size_t n);
@@ -71,8 +73,18 @@ char	*util_rfc5322_date(time_t t);
 double	 util_monotonic(void);
 
 /*
+ * open(path, flags | O_CLOEXEC) with the real user and group IDs as the
+ * effective ones (a setgid program opening a file named by its caller),
+ * then the effective IDs back.  The descriptor, or -1 with errno.
+ */
+int	 util_open_real(const char *path, int flags);
+
+/*
  * Runs "/bin/sh -c cmd" and returns the first line of its stdout with the
- * newline removed.  NULL on failure, with *err set to a static description.
+ * newline removed.  In a set-ID process it runs "/bin/sh -p -c cmd" (the
+ * effective IDs kept), with stderr to /dev/null unless the real user is
+ * root.  NULL on failure, with *err set to a static description ("it exited
+ * with status 3"; valid until the next call).
  */
 char	*util_command_line(const char *cmd, const char **err);
 

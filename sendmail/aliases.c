@@ -62,7 +62,7 @@ aliases_load(const char *file, struct aliases *al, char **err)
 	size_t cap = 0;
 	ssize_t n;
 	struct sbuf entry;
-	int lineno = 0, r = 0;
+	int lineno = 0, first = 0, r = 0;
 
 	memset(al, 0, sizeof *al);
 	al->loaded = 1;
@@ -90,7 +90,7 @@ aliases_load(const char *file, struct aliases *al, char **err)
 			colon = strchr(entry.s, ':');
 			if (colon == NULL || colon == entry.s) {
 				*err = strfmt("%s:%d: no colon after the alias name", file,
-				    lineno - 1);
+				    first);
 				r = -1;
 				break;
 			}
@@ -105,6 +105,7 @@ aliases_load(const char *file, struct aliases *al, char **err)
 			break;
 		if (n == 0 || line[0] == '#' || line[0] == ' ' || line[0] == '\t')
 			continue;
+		first = lineno;		/* where the entry starts, for the error */
 		sb_adds(&entry, line);
 	}
 	free(line);
@@ -194,12 +195,10 @@ expand(const struct aliases *al, const char *addr, const char *domain, struct st
 		}
 		free(local);
 	}
+	/* Duplicates are dropped once the whole list is known (rcpts_resolve). */
 	if ((q = addr_qualify(addr, domain)) == NULL)
 		return -1;
-	if (!sl_has(out, q))
-		return sl_addown(out, q);
-	free(q);
-	return 0;
+	return sl_addown(out, q);
 }
 
 /*
@@ -289,6 +288,9 @@ rcpts_resolve(struct postie_cfg *cfg, const char *domain, const struct strlist *
 		addr_list_free(&l);
 	}
 	aliases_free(&al);
+	/* Each address once, in the order first met: sorting, not a scan per address. */
+	if (e == PX_OK && sl_uniq(out) == -1)
+		e = PX_SOFTWARE;
 	if (e == PX_SOFTWARE && *err == NULL)
 		*err = strdup("out of memory");
 	return e;

@@ -4,6 +4,12 @@
  * Everything streams: the text part goes through a scratch file (its
  * charset must be known before it is written), the files are read in
  * blocks.
+ *
+ * A setgid sendmail may read the spool and the system configuration; the
+ * caller must not borrow that.  So each file is opened once, at the start,
+ * with the caller's real rights (util_open_real), and read only through that
+ * descriptor: swapping a symbolic link while standard input is held open
+ * changes nothing.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +72,53 @@ type_for(const char *file)
 		if (strcasecmp(builtin_types[i][0], dot) == 0)
 			r = strdup(builtin_types[i][1]);
 	return r ? r : strdup("application/octet-stream");
+}
+
+int
+attach_open(struct opts *o, char **err)
+{
+	struct stat st;
+	size_t i;
+	int fd, fl;
+
+	*err = NULL;
+	if (o->attach.n == 0)
+		return 0;
+	if ((o->attach_fd = malloc(o->attach.n * sizeof *o->attach_fd)) == NULL) {
+		*err = strdup("out of memory");
+		return -1;
+	}
+	for (i = 0; i < o->attach.n; i++)
+		o->attach_fd[i] = -1;
+	for (i = 0; i < o->attach.n; i++) {
+		/* O_NONBLOCK: a FIFO (bash's <(...)) must not hang the open. */
+		fd = util_open_real(o->attach.v[i], O_RDONLY | O_NOCTTY | O_NONBLOCK);
+		if (fd == -1 || fstat(fd, &st) == -1 || S_ISDIR(st.st_mode) ||
+		    (fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+			*err = strfmt("cannot read attachment %s: %s", o->attach.v[i],
+			    fd != -1 && S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno));
+			if (fd != -1)
+				close(fd);
+			attach_close(o);
+			return -1;
+		}
+		o->attach_fd[i] = fd;
+	}
+	return 0;
+}
+
+void
+attach_close(struct opts *o)
+{
+	size_t i;
+
+	if (o->attach_fd == NULL)
+		return;
+	for (i = 0; i < o->attach.n; i++)
+		if (o->attach_fd[i] != -1)
+			close(o->attach_fd[i]);
+	free(o->attach_fd);
+	o->attach_fd = NULL;
 }
 
 static int
@@ -174,17 +228,13 @@ attach_wrap(struct msgctx *m, struct hdr_block *h, struct reader *r, const char 
 	FILE *body = NULL;
 	enum px_err err = PX_IOERR;
 	size_t i;
-	int fd;
 
 	memset(&bi, 0, sizeof bi);
-	/* Every file must be readable before anything is written. */
-	for (i = 0; i < o->attach.n; i++)
-		if (access(o->attach.v[i], R_OK) == -1) {
-			m->errmsg = strfmt("cannot read attachment %s: %s", o->attach.v[i],
-			    strerror(errno));
-			err = PX_NOINPUT;
-			goto out;
-		}
+	if (o->attach_fd == NULL) {
+		m->errmsg = strdup("the attachments were not opened");
+		err = PX_SOFTWARE;
+		goto out;
+	}
 	if ((body = tmpfile()) == NULL) {
 		m->errmsg = strfmt("cannot create a scratch file: %s", strerror(errno));
 		goto out;
@@ -237,20 +287,12 @@ attach_wrap(struct msgctx *m, struct hdr_block *h, struct reader *r, const char 
 		name = NULL;
 		free(type);
 		type = NULL;
-		if ((fd = open(o->attach.v[i], O_RDONLY | O_CLOEXEC)) == -1) {
+		if (write_base64(o->attach_fd[i], out) == -1) {
 			m->errmsg = strfmt("cannot read attachment %s: %s", o->attach.v[i],
 			    strerror(errno));
 			err = PX_NOINPUT;
 			goto out;
 		}
-		if (write_base64(fd, out) == -1) {
-			m->errmsg = strfmt("cannot read attachment %s: %s", o->attach.v[i],
-			    strerror(errno));
-			close(fd);
-			err = PX_NOINPUT;
-			goto out;
-		}
-		close(fd);
 	}
 	fprintf(out, "\r\n--%s--\r\n", boundary);
 	err = ferror(out) ? PX_IOERR : PX_OK;

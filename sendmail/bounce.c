@@ -232,6 +232,7 @@ bounce_queue(struct qentry *q, const struct smtp_account *a, const char *domain,
 	boundary = strfmt("=_postie.%s", b.id);
 	b.env.account = xstrdup(q->env.account);
 	b.env.sender = strdup("");
+	b.env.uid = q->env.uid;	/* the bounce is the submitter's to see, as the message was */
 	sl_add(&b.env.rcpts, q->env.sender);
 	if (boundary == NULL || b.env.account == NULL || b.env.sender == NULL ||
 	    b.env.rcpts.n != 1 || write_dsn(out, q, a, domain, boundary, rcpts, replies, why,

@@ -28,9 +28,10 @@ log_attempt(struct smtp_conn *c, const struct qentry *q, const struct strlist *t
 	sb_init(&r);
 	for (i = 0; i < to->n; i++)
 		sb_printf(&r, "%s%s", i ? "," : "", to->v[i]);
+	/* uid: who submitted it (-1 for entries older than the field). */
 	log_event(strcmp(status, "sent") == 0 ? LOG_INFO : LOG_WARNING,
-	    "%s: account=%s host=%s tls=%s from=<%s> to=<%s> size=%lld status=%s%s%s", q->id,
-	    q->env.account, c ? smtp_host(c) : "-", c ? smtp_tls(c) : "-", q->env.sender,
+	    "%s: uid=%ld account=%s host=%s tls=%s from=<%s> to=<%s> size=%lld status=%s%s%s",
+	    q->id, q->env.uid == NO_UID ? -1L : (long)q->env.uid, q->env.account, c ? smtp_host(c) : "-", c ? smtp_tls(c) : "-", q->env.sender,
 	    r.s ? r.s : "",
 	    (long long)q->env.size, status, why ? " reply=" : "", why ? why : "");
 	sb_free(&r);
@@ -181,12 +182,22 @@ defer(struct qentry *q, const char *why)
 		log_error("%s: cannot update the queue entry", q->id);
 }
 
+/*
+ * Whether this run sends the entry: the caller's own (root: any), of the
+ * account, due, and matching -qI/-qR/-qS.
+ */
 static int
-selected(const struct opts *o, const char *id, const struct envelope *e)
+selected(const struct opts *o, const char *dir, const char *id, const struct envelope *e,
+    const char *only_account, int only_due, time_t now)
 {
 	size_t i;
 	int hit;
 
+	if (!q_visible(q_owner(dir, id, e)))
+		return 0;
+	if ((only_account && strcmp(e->account, only_account) != 0) ||
+	    (only_due && e->next > now))
+		return 0;
 	if (o->q_id && strstr(id, o->q_id) == NULL)
 		return 0;
 	if (o->q_sender && strcasestr(e->sender, o->q_sender) == NULL)
@@ -216,7 +227,8 @@ expire(struct qentry *q, struct postie_cfg *cfg, time_t now, struct strlist *bou
 	msg = strfmt("given up after %ld days in the queue; last error: %s",
 	    (long)(now - q->env.created) / 86400, q->env.error ? q->env.error : "none");
 	report = outcome_report(0, *q->env.sender == '\0', a ? a->bounce : 1);
-	log_event(LOG_ERR, "%s: from=<%s> expired: %s", q->id, q->env.sender, msg);
+	log_event(LOG_ERR, "%s: uid=%ld from=<%s> expired: %s", q->id,
+	    q->env.uid == NO_UID ? -1L : (long)q->env.uid, q->env.sender, msg);
 	if (q_fail_copy(q, NULL, NULL, msg, report, fid, sizeof fid, &err) == -1) {
 		log_error("%s: %s; it stays in the queue", q->id, err);
 		free(err);
@@ -247,18 +259,34 @@ run_entry(struct postie_cfg *cfg, const struct opts *o, struct conns *cs, const 
     const char *only_account, int only_due, struct runstat *st)
 {
 	struct qentry q;
+	struct envelope peek;
 	struct smtp_account *a;
 	struct smtp_conn *c;
 	struct verdict v;
-	char *msg, *err;
+	char *msg, *err, *path;
 	size_t k;
 	time_t now;
 
+	/*
+	 * Chosen before it is locked: a lock taken on an entry this run
+	 * does not send (another user's, say) would let a stopped runner
+	 * hold it from everyone else's queue run.
+	 */
+	now = time(NULL);
+	path = strfmt("%s/%s.env", cfg->queue_dir, id);
+	if (path == NULL || q_read_env(path, &peek) == -1) {
+		free(path);
+		return;	/* gone */
+	}
+	free(path);
+	k = (size_t)selected(o, cfg->queue_dir, id, &peek, only_account, only_due, now);
+	env_free(&peek);
+	if (!k)
+		return;
 	if (q_lock(cfg->queue_dir, id, &q) != 0)
 		return;	/* busy with another runner, or gone */
-	now = time(NULL);
-	if ((only_account && strcmp(q.env.account, only_account) != 0) ||
-	    (only_due && q.env.next > now) || !selected(o, q.id, &q.env)) {
+	/* What it is now that it is ours (a runner may have just tried it). */
+	if (!selected(o, q.dir, q.id, &q.env, only_account, only_due, now)) {
 		q_close(&q);
 		return;
 	}
@@ -355,7 +383,7 @@ void
 queue_background(struct postie_cfg *cfg, const struct opts *o, const char *account)
 {
 	struct conns cs;
-	char *lock;
+	char *lock, kind[40];
 	pid_t pid;
 	int fd;
 
@@ -372,7 +400,9 @@ queue_background(struct postie_cfg *cfg, const struct opts *o, const char *accou
 	 * the one holding it loops until a pass finds nothing due, so a message
 	 * queued while it works is sent over the same connection.
 	 */
-	lock = q_account_file(cfg->queue_dir, "runner", account, "");
+	/* Per user: a shared spool's users must not wait for (or lock out) each other. */
+	snprintf(kind, sizeof kind, "runner.%lu", (unsigned long)getuid());
+	lock = q_account_file(cfg->queue_dir, kind, account, "");
 	fd = lock ? open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660) : -1;
 	free(lock);
 	if (fd == -1 || flock(fd, LOCK_EX) == -1)
@@ -405,6 +435,7 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	m.o = o;
 	m.cfg = cfg;
 	m.env = &q.env;
+	m.qid = q.id;
 	e = message_read(&m, r, out);
 	res->dot_seen = m.dot_seen;
 	res->too_big = m.too_big;
@@ -506,6 +537,10 @@ failed_maintain(struct postie_cfg *cfg)
 	for (i = 0; i < ids.n; i++) {
 		if (q_failed_lock(cfg->queue_dir, ids.v[i], &q) != 0)
 			continue;
+		if (!q_visible(q.env.uid)) {
+			q_close(&q);	/* another user's: theirs (or root's) to look after */
+			continue;
+		}
 		when = q.env.failed ? q.env.failed : q.env.created;
 		if (now - when > cfg->failed_lifetime) {
 			if (q_failed_remove(&q) == 0)

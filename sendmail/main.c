@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -113,6 +114,34 @@ has_ctl(const char *s)
 	return 0;
 }
 
+/*
+ * A MIME type as --attach-type may give it: type/subtype (RFC 2045 tokens),
+ * then parameters in printable ASCII.  It goes into a header field as it is,
+ * so a CR or LF would end the field (and, bare, the DATA of lax servers).
+ */
+static int
+valid_mime_type(const char *s)
+{
+	static const char tspecials[] = "()<>@,;:\\\"/[]?=";
+	const unsigned char *p = (const unsigned char *)s;
+	int part;
+
+	for (part = 0; part < 2; part++) {
+		const unsigned char *start = p;
+
+		while (*p > 0x20 && *p < 0x7f && strchr(tspecials, *p) == NULL)
+			p++;
+		if (p == start || (part == 0 && *p++ != '/'))
+			return 0;
+	}
+	if (*p != '\0' && *p != ';')
+		return 0;
+	for (; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			return 0;
+	return 1;
+}
+
 /* Parses argv into o; returns -1 to exit with *code. */
 static int
 parse_args(int argc, char **argv, struct opts *o, int *code)
@@ -167,6 +196,11 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 				} else if (LONGOPT("--attach-type")) {
 					if (o->attach.n == 0) {
 						*code = usage("--attach-type goes after --attach");
+						return -1;
+					}
+					if (!valid_mime_type(v)) {
+						*code = usage("--attach-type must be a MIME type such as "
+						    "text/plain (no control characters)");
 						return -1;
 					}
 					free(o->attach_type.v[o->attach.n - 1]);
@@ -332,8 +366,20 @@ load_config(const struct opts *o, int must_have, int *code)
 		return NULL;
 	}
 	free(path);
-	if (log_open(cfg->log) == -1)
-		log_error("cannot open the log file %s: %s", cfg->log, strerror(errno));
+	if (log_open(cfg->log) == -1) {
+		const char *why = strerror(errno);
+		struct group *gr = getegid() != getgid() ? getgrgid(getegid()) : NULL;
+
+		/* log_open() fell back to syslog: the line is not lost, the admin must mend it. */
+		if (gr)
+			log_error("cannot open the log file %s: %s; logging to syslog instead "
+			    "(a setgid sendmail needs it writable by group %s: chgrp %s %s; "
+			    "chmod g+w %s)", cfg->log, why, gr->gr_name, gr->gr_name,
+			    cfg->log, cfg->log);
+		else
+			log_error("cannot open the log file %s: %s; logging to syslog instead",
+			    cfg->log, why);
+	}
 	return cfg;
 }
 
@@ -343,15 +389,24 @@ send_mode(struct postie_cfg *cfg, struct opts *o)
 {
 	struct submit_result res;
 	struct reader r;
+	char *err;
 
 	if (o->rcpts.n == 0 && !o->extract)
 		return usage("no recipients given");
+	/* Before a byte of the message is read: the caller cannot swap a file meanwhile. */
+	if (attach_open(o, &err) == -1) {
+		log_error("%s", err);
+		free(err);
+		return EX_NOINPUT;
+	}
 	if (rd_init(&r, STDIN_FILENO, READ_BUF) == -1) {
+		attach_close(o);
 		log_error("out of memory");
 		return EX_SOFTWARE;
 	}
 	submit(cfg, o, &r, &res);
 	rd_free(&r);
+	attach_close(o);
 	if (res.err != PX_OK)
 		log_error("%s", res.msg);
 	else if (res.queued && res.loud)
@@ -402,7 +457,6 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 {
 	struct strlist ids;
 	struct qentry q;
-	struct stat st;
 	char *fdir, *err;
 	size_t i;
 	int code = 0, all = o->rcpts.n == 1 && strcmp(o->rcpts.v[0], "all") == 0, n = 0;
@@ -429,7 +483,7 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 			code = EX_NOINPUT;
 			continue;
 		}
-		if (getuid() != 0 && (fstat(q.fd, &st) == -1 || st.st_uid != getuid())) {
+		if (!q_visible(q.env.uid)) {
 			if (!all) {
 				log_error("%s: not yours to send again", q.id);
 				code = EX_NOPERM;

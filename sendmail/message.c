@@ -121,8 +121,39 @@ out:
 }
 
 /*
+ * The Received: field of a local submission: which user handed the message
+ * over, whatever From: and -f claim, as Postfix's "from userid N" does.  Only
+ * a setgid sendmail (the system install) adds it: there every user sends
+ * through the same smarthost account, which alone says nothing of who it
+ * was; a user's own install sends with the user's own account.
+ */
+static int
+add_received(struct msgctx *m, struct hdr_block *h, const char *user)
+{
+	char *host = util_fqdn(), *date = util_rfc5322_date(time(NULL)), *v = NULL;
+	const char *p;
+	int r = -1;
+
+	/* A user name from passwd is trusted, but it goes into a header field. */
+	for (p = user; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("._-$", *p)))
+			user = "unknown";
+	if (host && date)
+		v = strfmt("from %s (uid %lu)\r\n\tby %s (Postie) id %s;\r\n\t%s", *user ? user :
+		    "unknown", (unsigned long)getuid(), host, m->qid ? m->qid : "none", date);
+	if (v && hdr_prepend(h, "Received", v) == 0)
+		r = 0;
+	free(host);
+	free(date);
+	free(v);
+	return r;
+}
+
+/*
  * Works out account, envelope sender and recipients, and completes the
- * header: Bcc removed, Date, Message-ID, From, To added when missing.
+ * header: Bcc removed, Date, Message-ID, From, To added when missing, and
+ * a Received: field naming the submitting user.
  */
 static enum px_err
 complete(struct msgctx *m, struct hdr_block *h)
@@ -241,6 +272,8 @@ complete(struct msgctx *m, struct hdr_block *h)
 		}
 		free(tmp);
 	}
+	if (getegid() != getgid() && add_received(m, h, user) == -1)
+		goto out;
 	/* SMTP allows 998 octets a line; fold longer header lines at white space. */
 	if (hdr_fold_long(h, SMTP_LINE_MAX) == -1)
 		goto out;

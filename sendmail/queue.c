@@ -27,6 +27,7 @@ env_init(struct envelope *e)
 {
 	memset(e, 0, sizeof *e);
 	sl_init(&e->rcpts);
+	e->uid = NO_UID;
 	sl_init(&e->replies);
 }
 
@@ -99,6 +100,32 @@ make_id(void)
 	    (unsigned long)(ts.tv_nsec / 10000) & 0xfffff, (unsigned long)getpid(), counter++);
 }
 
+/* 1 when dir is a shared spool: setgid, its files belong to the group. */
+static int
+shared_dir(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
+}
+
+/*
+ * A new queue file's mode: readable by the group in a shared spool (any
+ * runner of the queue is the setgid sendmail), private otherwise.  Set
+ * explicitly, as root's umask is not the setgid program's.  Written by root
+ * for another user (root's queue run), the file goes to that user, so that
+ * the entry stays theirs to see and retry.
+ */
+static int
+own_file(int fd, const char *dir, uid_t owner)
+{
+	if (fchmod(fd, shared_dir(dir) ? 0640 : 0600) == -1)
+		return -1;
+	if (geteuid() == 0 && owner != NO_UID && owner != 0 && fchown(fd, owner, (gid_t)-1) == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * Writes e as DIR/[SUB/]ID.env: to a temp file in DIR/tmp (where the
  * cleaner finds what a kill left), fsynced, renamed.  0 or -1 with errno.
@@ -114,14 +141,16 @@ write_env(const char *dir, const char *sub, const char *id, const struct envelop
 
 	if (tmp == NULL || path == NULL)
 		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		goto out;
-	if ((fp = fdopen(fd, "w")) == NULL) {
+	if (own_file(fd, dir, e->uid) == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		close(fd);
 		goto fail;
 	}
 	fprintf(fp, "account %s\nsender %s\n", e->account, e->sender);
+	if (e->uid != NO_UID)
+		fprintf(fp, "uid %lu\n", (unsigned long)e->uid);
 	for (i = 0; i < e->rcpts.n; i++) {
 		fprintf(fp, "rcpt %s\n", e->rcpts.v[i]);
 		if (i < e->replies.n && *e->replies.v[i])
@@ -166,6 +195,7 @@ q_read_env(const char *path, struct envelope *e)
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
 	env_init(e);
+	e->uid = NO_UID;
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
@@ -194,6 +224,13 @@ q_read_env(const char *path, struct envelope *e)
 			e->size = (off_t)strtoll(v, NULL, 10);
 		else if (strncmp(line, "error ", 6) == 0 && e->error == NULL)
 			e->error = strdup(v);
+		else if (strncmp(line, "uid ", 4) == 0) {
+			char *end;
+			unsigned long u = strtoul(v, &end, 10);
+
+			/* A garbled uid belongs to nobody but root. */
+			e->uid = *v && !*end && u < (unsigned long)NO_UID ? (uid_t)u : 0;
+		}
 		else if (strncmp(line, "failed ", 7) == 0)
 			e->failed = (time_t)strtoll(v, NULL, 10);
 		else if (strncmp(line, "report ", 7) == 0 && e->report == NULL)
@@ -212,6 +249,27 @@ static char *
 qpath(const char *dir, const char *sub, const char *id, const char *ext)
 {
 	return strfmt("%s%s%s/%s.%s", dir, sub ? "/" : "", sub ? sub : "", id, ext);
+}
+
+uid_t
+q_owner(const char *dir, const char *id, const struct envelope *e)
+{
+	struct stat st;
+	char *msg;
+	uid_t u = NO_UID;
+
+	if (e->uid != NO_UID)
+		return e->uid;
+	if ((msg = qpath(dir, NULL, id, "msg")) != NULL && lstat(msg, &st) == 0)
+		u = st.st_uid;
+	free(msg);
+	return u;
+}
+
+int
+q_visible(uid_t owner)
+{
+	return getuid() == 0 || (owner != NO_UID && owner == getuid());
 }
 
 char *
@@ -245,9 +303,13 @@ q_create(const char *dir, struct qentry *q, FILE **out, char **err)
 		*err = strdup("out of memory");
 		return -1;
 	}
-	fd = open(q->tmpmsg, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd == -1) {
+	fd = open(q->tmpmsg, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1 || own_file(fd, dir, NO_UID) == -1) {
 		*err = strfmt("cannot create %s: %s", q->tmpmsg, strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(q->tmpmsg);
+		}
 		return -1;
 	}
 	/* flock belongs to the open file, so it survives renames and dup. */
@@ -260,6 +322,7 @@ q_create(const char *dir, struct qentry *q, FILE **out, char **err)
 	}
 	q->fd = fd;
 	q->env.created = time(NULL);
+	q->env.uid = getuid();	/* the entry is its submitter's, whoever runs the queue */
 	return 0;
 }
 
@@ -376,6 +439,7 @@ unlink_retry(const char *path)
 static int
 lock_entry(const char *dir, const char *sub, const char *id, struct qentry *q)
 {
+	struct stat st;
 	char *msg, *env;
 	int fd, r = -1;
 
@@ -398,6 +462,9 @@ lock_entry(const char *dir, const char *sub, const char *id, struct qentry *q)
 		close(fd);
 		goto out;
 	}
+	/* An entry from before the uid field: its data file says whose it is. */
+	if (q->env.uid == NO_UID && fstat(fd, &st) == 0)
+		q->env.uid = st.st_uid;
 	q->fd = fd;
 	q->dir = strdup(dir);
 	q->id = strdup(id);
@@ -495,6 +562,7 @@ q_requeue(struct qentry *q, char **err)
 	}
 	e.account = xstrdup(q->env.account);
 	e.sender = xstrdup(q->env.sender);
+	e.uid = q->env.uid;
 	for (i = 0; i < q->env.rcpts.n; i++)
 		sl_add(&e.rcpts, q->env.rcpts.v[i]);
 	e.created = time(NULL);	/* a new queue_lifetime */
@@ -639,8 +707,12 @@ copy_data(struct qentry *q, const char *path)
 
 	if (tmp == NULL)
 		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd == -1) {
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1 || own_file(fd, q->dir, q->env.uid) == -1) {
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
 		free(tmp);
 		return -1;
 	}
@@ -697,6 +769,7 @@ q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist 
 	}
 	e.account = xstrdup(q->env.account);
 	e.sender = xstrdup(q->env.sender);
+	e.uid = q->env.uid;	/* still its submitter's */
 	if (rcpts == NULL)
 		rcpts = &q->env.rcpts;
 	for (i = 0; i < rcpts->n; i++) {
@@ -910,6 +983,11 @@ print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 			continue;
 		}
 		free(path);
+		/* Another user's entry: not even its size or sender. */
+		if (!q_visible(q_owner(d, ids.v[i], &e))) {
+			env_free(&e);
+			continue;
+		}
 		busy = 0;
 		if (!sub) {
 			int fd;

@@ -38,6 +38,7 @@ struct opts {
 	const char *subject;	/* --subject */
 	struct strlist attach;	/* --attach files */
 	struct strlist attach_type;	/* matching types, "" = from mime.types */
+	int	*attach_fd;	/* attach_open(): each file opened with the caller's rights */
 	char	 mode;		/* 'm' send, 'p' list queue, 's' -bs, 'q' run queue, 'i' newaliases, 'v' verify */
 	long	 qinterval;	/* -qTIME in seconds, 0 = once */
 	const char *q_id, *q_rcpt, *q_sender;	/* -qI -qR -qS substrings */
@@ -54,11 +55,13 @@ struct envelope {
 	time_t	 next;		/* next attempt not before */
 	char	*error;		/* last error, or NULL */
 	off_t	 size;
+	uid_t	 uid;		/* who submitted it; NO_UID in entries older than the field */
 	/* failed/ only: */
 	struct strlist replies;	/* the reply each recipient got ("" none), parallel to rcpts */
 	time_t	 failed;	/* when it was given up */
 	char	*report;	/* who is told: "caller", "bounce", "bounced ID", "none (why)" */
 };
+#define NO_UID	((uid_t)-1)
 
 void	 env_init(struct envelope *e);
 void	 env_free(struct envelope *e);
@@ -115,6 +118,14 @@ int	 q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct str
 	    const char *why, const char *report, char *fid, size_t fidlen, char **err);
 void	 q_close(struct qentry *q);
 int	 q_read_env(const char *path, struct envelope *e);
+/*
+ * Whose entry ID (envelope e, read locked or not) is: the uid recorded in
+ * it, else (entries written before the field) the owner of its data file,
+ * which only its submitter ever creates.  NO_UID if neither is known.
+ */
+uid_t	 q_owner(const char *dir, const char *id, const struct envelope *e);
+/* 1 when the caller may see and run an entry of owner: root, or its owner. */
+int	 q_visible(uid_t owner);
 /* DIR/tmp/.KIND.ACCOUNT plus suffix: a per-account lock or socket (malloc'd). */
 char	*q_account_file(const char *dir, const char *kind, const char *account,
 	    const char *suffix);
@@ -134,6 +145,7 @@ struct msgctx {
 	struct postie_cfg *cfg;
 	struct smtp_account *acct;	/* chosen account (set by message_read) */
 	struct envelope *env;
+	const char *qid;		/* the queue id, for the Received: field */
 	char	*errmsg;		/* one-line error on failure */
 	int	 dot_seen;		/* input ended with a lone "." line */
 	int	 too_big;		/* over o->max_size */
@@ -280,9 +292,17 @@ int	 bs_serve(struct postie_cfg *cfg, const struct opts *o);
 
 /* attach.c */
 /*
+ * Opens every --attach file once, with the caller's real user and group
+ * (never the setgid group's), before the message is read: what is attached
+ * is what the caller could read when it started us.  0, or -1 with *err
+ * (malloc'd, names the file; exit status 66).  attach_close() closes them.
+ */
+int	 attach_open(struct opts *o, char **err);
+void	 attach_close(struct opts *o);
+/*
  * Writes h and a multipart/mixed body: the text read from r (r NULL: no
  * text; first/firstlen: a line already read when have_first) as the first
- * part, then each --attach file as a base64 part.
+ * part, then each --attach file (read from o->attach_fd) as a base64 part.
  */
 enum px_err attach_wrap(struct msgctx *m, struct hdr_block *h, struct reader *r,
 	    const char *first, size_t firstlen, int have_first, FILE *out);

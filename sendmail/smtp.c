@@ -168,7 +168,7 @@ angle(const char *a)
 enum px_err
 smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 {
-	struct curl_slist *rcpts = NULL, *tmp;
+	struct curl_slist *rcpts = NULL, *last = NULL, *tmp;
 	struct strlist keep;
 	struct sbuf refused;
 	char *from = NULL, *r;
@@ -188,15 +188,18 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 	sl_init(&keep);
 	sb_init(&refused);
 	for (i = 0; i < q->env.rcpts.n; i++) {
+		/* Appended after the last node: curl_slist_append walks from the node it is given. */
 		if ((r = angle(q->env.rcpts.v[i])) == NULL ||
-		    (tmp = curl_slist_append(rcpts, r)) == NULL) {
+		    (tmp = curl_slist_append(last, r)) == NULL) {
 			free(r);
 			curl_slist_free_all(rcpts);
 			*msg = strdup("out of memory");
 			return PX_SOFTWARE;
 		}
 		free(r);
-		rcpts = tmp;
+		if (rcpts == NULL)
+			rcpts = tmp;
+		last = last ? last->next : tmp;
 	}
 	from = angle(q->env.sender);
 	if (lseek(q->fd, 0, SEEK_SET) == -1) {

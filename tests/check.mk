@@ -158,16 +158,7 @@ check-asan:
 	rm -rf $(ASAN_DIR)
 	mkdir -p $(ASAN_DIR)
 	echo '*' >$(ASAN_DIR)/.gitignore
-	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-		git ls-files -z -c -o --exclude-standard | \
-			grep -z -v -E '^($(ASAN_DIR)|tests/fuzz/bin)/' | \
-			xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
-			tar --null -T - -cf - | tar -C $(ASAN_DIR) -xpf -; \
-	else \
-		tar --exclude=./$(ASAN_DIR) --exclude='*.o' --exclude='*.a' --exclude=./.git \
-			--exclude=./tests/fuzz/bin --exclude=./sendmail/sendmail \
-			--exclude=./popfetch/popfetch -cf - . | tar -C $(ASAN_DIR) -xpf -; \
-	fi
+	tests/lib/copy-sources $(ASAN_DIR) '($(ASAN_DIR)|tests/fuzz/bin)/'
 	$(MAKE) -C $(ASAN_DIR) CC="$(CC)" CFLAGS="$(ASAN_CFLAGS)" LDFLAGS="$(ASAN_LDFLAGS)" \
 		all $(UNIT_BIN)
 	mkdir -p $(ASAN_LOGS) && chmod 1777 $(ASAN_LOGS)

@@ -4,15 +4,19 @@
 # A real SMTP server (aiosmtpd, STARTTLS + AUTH) and a real Dovecot POP3
 # server are started; ./sendmail sends a text message with an attachment
 # through the SMTP server, which hands it to the Dovecot mailbox; ./popfetch
-# fetches it into demo/inbox.mbox.  Everything started is stopped at the end.
+# fetches it into demo/inbox.mbox.  Everything started is stopped at the end,
+# and everything written stays in demo/ ($POSTIE_DEMO_DIR) or the temp
+# directory: the queue, the log, and popfetch's state (XDG_STATE_HOME, which
+# for root would otherwise be /var/lib/postie/popfetch).
 . "$(dirname "$0")/lib/lib.sh"
 
-DEMO=$TOP/demo
+DEMO=${POSTIE_DEMO_DIR:-$TOP/demo}
 say() { printf '%s\n' "$*"; }
 die() { say "demo: $*" >&2; exit 1; }
 
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
+export XDG_STATE_HOME=$DEMO/state
 make_certs "$T/certs" || die "cannot make certificates"
 cp "$T/certs/ca.pem" "$DEMO/ca.pem"
 start_smtpd "$T/smtp" --starttls --auth demo:demo-password --require-auth ||
@@ -26,6 +30,7 @@ aliases     = ""
 log         = "$DEMO/postie.log"
 queue_dir   = "$DEMO/queue"
 tls_ca_file = "$DEMO/ca.pem"
+connection_cache = 0	# no connection kept open after the demo
 
 smtp "demo" {
 	host     = "localhost"
@@ -78,7 +83,7 @@ print("   attachment %s (%s): %s" % (part.get_filename(), part.get_content_type(
       "identical to the file sent" if ok else "DIFFERENT from the file sent"))
 sys.exit(0 if ok else 1)
 PY
-	say "3. done: the servers are stopped; the config, queue, log and mbox stay in $DEMO/"
+	say "3. done: the servers are stopped; the config, queue, log, state and mbox stay in $DEMO/"
 else
 	die "the attachment did not come back intact"
 fi

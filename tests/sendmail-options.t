@@ -166,6 +166,20 @@ lf "# an aliases(5) file" "postmaster: root" "root: admin, ops@x.org" "admin: al
 	"" "Mixed: erin@x.org" >"$T/aliases"
 sed "s|^aliases = \"\"|aliases = \"$T/aliases\"|" "$T/conf" >"$T/alias.conf"
 chmod 600 "$T/alias.conf"
+# -bi checks the file (sendmail(8)): the count, or exit 78 naming the entry's first line.
+_run "$SENDMAIL" -C "$T/alias.conf" -bi
+is "$LAST_STATUS" 0 "-bi with a good aliases file: exit 0"
+is "$(cat "$T/last.out")" "$T/aliases: 7 aliases" "-bi: prints the file and its number of aliases"
+lf "a: b," "	c" "not an alias" "	continued" "	and more" >"$T/aliases.bad"
+sed "s|^aliases = \"\"|aliases = \"$T/aliases.bad\"|" "$T/conf" >"$T/bad-alias.conf"
+chmod 600 "$T/bad-alias.conf"
+_run "$SENDMAIL" -C "$T/bad-alias.conf" -bi
+is "$LAST_STATUS" 78 "-bi with an entry without a colon: exit 78"
+is "$(cat "$T/last.err")" "sendmail: $T/aliases.bad:3: no colon after the alias name" \
+	"-bi: one line naming the file and the entry's first line"
+_run "$T/bin/newaliases" -C "$T/bad-alias.conf"
+is "$LAST_STATUS" 78 "newaliases with the same file: exit 78"
+
 _run "$SENDMAIL" -C "$T/alias.conf" -bv postmaster
 is "$LAST_STATUS" 0 "-bv: exit 0"
 is "$(sed 's/\.\.\..*//' "$T/last.out" | sort | tr '\n' ' ')" "alice@x.org bob@x.org ops@x.org " \

@@ -89,14 +89,19 @@ out=$(as_user "$U2" "$T/bin/sendmail" -bp 2>&1)
 like "$out" "rcpt@example.org" "mailq works for users through the setgid binary"
 unlike "$out" "private words" "mailq shows no message content"
 
-# The smarthost comes up: a queue run by an unprivileged user sends everything.
+# The smarthost comes up.  A user's queue run sends that user's messages only
+# (issue 13: they were everyone's); root's sends the rest.
 start_smtpd "$T/smtp" --plain --auth alice:topsecret --port "$port" || bail_out "smtpd"
 as_user "$U2" "$T/bin/sendmail" -q 2>"$T/err3"
 is "$?" 0 "sendmail -q as another user"
-is "$(smtp_count "$T/smtp")" 2 "both queued messages were delivered"
+is "$(smtp_count "$T/smtp")" 1 "it delivered that user's own message, not the first user's"
+like "$(as_user "$U1" "$T/bin/sendmail" -bp)" "rcpt@example.org" "the first user's message still waits"
+"$T/bin/sendmail" -q 2>>"$T/err3"
+is "$?" 0 "sendmail -q as root"
+is "$(smtp_count "$T/smtp")" 2 "root's queue run delivered the other one"
 is "$(ls "$T/spool" | grep -c '\.env$')" 0 "the spool is empty"
 is "$(as_user "$U1" "$T/bin/sendmail" -bp)" "Mail queue is empty" "mailq says so"
-grep -q "private words" "$T/smtp/0001.msg" && pass "the body arrived" || fail "the body arrived"
+grep -q "private words" "$T/smtp/0002.msg" && pass "the body arrived" || fail "the body arrived"
 unlike "$(cat "$T/err1" "$T/err2" "$T/err3")" "topsecret" "the password never shows"
 
 done_testing

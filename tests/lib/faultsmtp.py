@@ -2,8 +2,8 @@
 """A scripted, faulty SMTP server for Postie's tests (plain TCP, no TLS).
 
 It behaves like a small ESMTP server (EHLO advertises 8BITMIME, SMTPUTF8,
-AUTH PLAIN LOGIN; no STARTTLS, no PIPELINING) except for the one fault
-chosen with --mode:
+AUTH PLAIN LOGIN; no STARTTLS; PIPELINING with --pipelining, CHUNKING and
+BDAT with --chunking) except for the one fault chosen with --mode:
 
   normal          no fault
   drop-greeting   accept, then close without a greeting
@@ -17,15 +17,23 @@ chosen with --mode:
   535-auth        answer every AUTH with 535
   drop-mail       close on MAIL
   451-mail        answer MAIL with 451
-  drop-rcpt       close on RCPT
-  452-rcpt        answer RCPT with 452 (all, or only --fail-rcpt addresses)
-  550-rcpt        answer RCPT with 550 (all, or only --fail-rcpt addresses)
+  drop-rcpt       close on RCPT (the first, or the --at Nth)
+  452-rcpt        answer RCPT with 452 (all, only --fail-rcpt addresses, or the --at Nth)
+  550-rcpt        answer RCPT with 550 (all, only --fail-rcpt addresses, or the --at Nth)
   drop-data       close on DATA (no 354)
   554-data        answer DATA with 554 (no 354)
+  drop-bdat       close on BDAT (the first, or the --at Nth), before its chunk
+  drop-mid-bdat   close halfway through the chunk of that BDAT
+  451-bdat        read that BDAT's chunk, answer 451 (the message is void)
+  554-bdat        read that BDAT's chunk, answer 554 (the message is void)
   drop-after-dot  read the message up to the final dot, close without reply
   451-after-dot   read the message, answer 451
   552-after-dot   read the message, answer 552
   stall-after-dot read the message, never answer
+
+The *-after-dot modes apply to the end of the message, the final dot after
+DATA or the chunk of BDAT ... LAST.  Pipelined commands are read and answered
+one by one, in order, as a real server does; a close discards what is left.
 
 Spool (--spool DIR), same format as smtpd.py: a message answered 250 after
 the final dot is stored as NNNN.msg (bytes after dot-unstuffing) and
@@ -49,6 +57,7 @@ import servlib
 
 MODES = """normal drop-greeting 421-greeting stall-greeting garbage long-reply drop-ehlo
 504-ehlo drop-auth 535-auth drop-mail 451-mail drop-rcpt 452-rcpt 550-rcpt drop-data 554-data
+drop-bdat drop-mid-bdat 451-bdat 554-bdat
 drop-after-dot 451-after-dot 552-after-dot stall-after-dot""".split()
 
 JUNK = [b"Hello? \x01\x02 this is not SMTP \xff\xfe", b"2x0 what", b"", b"-", b"999999 overflow"]
@@ -117,10 +126,18 @@ class Conn:
         self.w = writer
         self.reset()
         self.authed = False
+        self.nrcpt = 0  # RCPT and BDAT commands seen on this connection
+        self.nbdat = 0
 
     def reset(self):
         self.mail_from = None
         self.rcpts = []
+        self.chunks = None  # BDAT chunks of the message, None: no BDAT yet
+        self.void = False   # a BDAT of this message was refused
+
+    def hit(self, n):
+        """Whether the fault applies to the nth command of its kind."""
+        return self.o.at == 0 or self.o.at == n
 
     def log(self, prefix, line):
         self.spool.append("log", prefix + line[:300])
@@ -210,7 +227,9 @@ class Conn:
             if verb == b"HELO":
                 await self.send("250 localhost")
             else:
-                await self.send("250-localhost hello", "250-8BITMIME", "250-SMTPUTF8",
+                ext = (["250-PIPELINING"] if self.o.pipelining else []) + \
+                      (["250-CHUNKING"] if self.o.chunking else [])
+                await self.send("250-localhost hello", *ext, "250-8BITMIME", "250-SMTPUTF8",
                                 "250-AUTH PLAIN LOGIN", "250 HELP")
         elif verb == b"AUTH":
             await self.auth(arg)
@@ -229,14 +248,15 @@ class Conn:
                 self.mail_from = addr
                 await self.send("250 2.1.0 OK")
         elif verb == b"RCPT":
-            if m == "drop-rcpt":
+            self.nrcpt += 1
+            if m == "drop-rcpt" and self.hit(self.nrcpt):
                 raise Drop()
             addr = parse_addr(arg, b"TO:")
             if self.mail_from is None:
                 await self.send("503 5.5.1 Error: need MAIL command")
             elif addr is None:
                 await self.send("501 5.5.4 Syntax: RCPT TO:<address>")
-            elif m in ("452-rcpt", "550-rcpt") and (
+            elif m in ("452-rcpt", "550-rcpt") and self.hit(self.nrcpt) and (
                     not self.srv.fail_rcpt or addr.lower() in self.srv.fail_rcpt):
                 if m == "452-rcpt":
                     await self.send("452 4.5.3 Too many recipients / insufficient storage")
@@ -258,20 +278,9 @@ class Conn:
             content = await self.read_data()
             if content is None:
                 raise Drop()
-            accepted = m not in ("drop-after-dot", "451-after-dot", "552-after-dot",
-                                 "stall-after-dot")
-            nid = self.spool.store(self.mail_from, self.rcpts, content, accepted)
-            self.reset()
-            if m == "drop-after-dot":
-                raise Drop()
-            if m == "stall-after-dot":
-                await self.stall()
-            if m == "451-after-dot":
-                await self.send("451 4.3.0 Error: queue file write error")
-            elif m == "552-after-dot":
-                await self.send("552 5.3.4 Error: message file too big")
-            else:
-                await self.send("250 2.0.0 OK: queued as %s" % nid)
+            await self.end_of_message(content)
+        elif verb == b"BDAT" and self.o.chunking:
+            await self.bdat(arg)
         elif verb == b"RSET":
             self.reset()
             await self.send("250 2.0.0 OK")
@@ -285,6 +294,68 @@ class Conn:
         else:
             await self.send("502 5.5.2 Error: command not recognized")
         return True
+
+    async def end_of_message(self, content):
+        """The final dot, or the chunk of BDAT LAST: the fault, or 250."""
+        m = self.o.mode
+        accepted = m not in ("drop-after-dot", "451-after-dot", "552-after-dot",
+                             "stall-after-dot")
+        nid = self.spool.store(self.mail_from, self.rcpts, content, accepted)
+        self.reset()
+        if m == "drop-after-dot":
+            raise Drop()
+        if m == "stall-after-dot":
+            await self.stall()
+        if m == "451-after-dot":
+            await self.send("451 4.3.0 Error: queue file write error")
+        elif m == "552-after-dot":
+            await self.send("552 5.3.4 Error: message file too big")
+        else:
+            await self.send("250 2.0.0 OK: queued as %s" % nid)
+
+    async def bdat(self, arg):
+        """RFC 3030: BDAT size [LAST], then exactly size octets."""
+        m = self.o.mode
+        words = arg.split()
+        if (not words or not words[0].isdigit() or len(words) > 2
+                or (len(words) == 2 and words[1].upper() != b"LAST")):
+            await self.send("501 5.5.4 Syntax: BDAT size [LAST]")
+            raise Drop()
+        size, last = int(words[0]), len(words) == 2
+        self.nbdat += 1
+        hit = m.endswith("-bdat") and self.hit(self.nbdat)
+        if hit and m == "drop-bdat":
+            raise Drop()
+        if hit and m == "drop-mid-bdat":
+            await self.r.readexactly(size // 2)
+            self.log(b"-- ", b"closing halfway through a chunk")
+            raise Drop()
+        try:
+            chunk = await self.r.readexactly(size)
+        except asyncio.IncompleteReadError:
+            self.log(b"-- ", b"connection closed during BDAT")
+            raise Drop()
+        self.log(b"C: ", b"<chunk, %d bytes>" % size)
+        if not self.rcpts or self.void:
+            await self.send("503 5.5.1 Error: need RCPT command" if not self.rcpts else
+                            "554 5.5.1 Error: the message was refused already")
+            if last:
+                self.reset()
+            return
+        if hit:
+            self.void = True
+            await self.send("451 4.3.0 Error: chunk not stored" if m == "451-bdat" else
+                            "554 5.6.0 Error: chunk refused")
+            if last:
+                self.reset()
+            return
+        if self.chunks is None:
+            self.chunks = []
+        self.chunks.append(chunk)
+        if last:
+            await self.end_of_message(b"".join(self.chunks))
+        else:
+            await self.send("250 2.0.0 %d octets received" % size)
 
     async def read_data(self):
         parts = []
@@ -389,6 +460,10 @@ def parse_args(argv):
                    help="accept only these credentials (default: accept any)")
     p.add_argument("--fail-rcpt", action="append", default=[], metavar="ADDR",
                    help="452-rcpt/550-rcpt: fail only these recipients (default: all)")
+    p.add_argument("--at", type=int, default=0, metavar="N",
+                   help="rcpt and bdat modes: only the Nth RCPT or BDAT of the connection")
+    p.add_argument("--pipelining", action="store_true", help="advertise PIPELINING")
+    p.add_argument("--chunking", action="store_true", help="advertise CHUNKING, take BDAT")
     p.add_argument("--stall-max", type=float, default=600,
                    help="longest stall, seconds (default 600)")
     p.add_argument("--ready-file", help="write the listening port here once ready")

@@ -6,7 +6,8 @@ message is stored in the spool directory, byte-exact as received in DATA
 (after dot-unstuffing, CRLF kept, no header added):
 
     NNNN.msg   the message bytes
-    NNNN.info  "key: value" lines: helo, tls, auth, mail_options, rcpt_options
+    NNNN.info  "key: value" lines: helo, tls, auth, mail_options, rcpt_options,
+               size, via (DATA or BDAT)
     NNNN.env   line 1: MAIL FROM address ("<>" for the null sender),
                then one RCPT TO address per line (only accepted recipients)
 
@@ -16,7 +17,20 @@ can wait for NNNN.env and then read the rest.  NNNN counts from 0001.
 Also appended to in the spool: "connections" (one line per TCP connection,
 not per STARTTLS), "auths" (one line "MECHANISM user" per successful AUTH),
 "auth-failures" (one line per failed AUTH), "log" (one line per message or
-event), "smtpd.pid".
+event), "smtpd.pid", and "flights": one line "C F COMMAND" per command
+received, C the connection (1, 2, ...), F the flight within it: a command
+that was already in the input buffer when the server went to read it came
+in the same flight as the one before (the client did not wait for a
+reply).  Message content shows as "<data>" (DATA) once per message; BDAT
+chunks are not shown, their commands are; AUTH arguments and the lines of
+an AUTH exchange are left out.
+
+--pipelining advertises PIPELINING (RFC 2920; aiosmtpd reads commands in
+order anyway, so only the advertisement is new); --chunking advertises
+CHUNKING and implements BDAT (RFC 3030), which aiosmtpd lacks: the chunks
+of a message are stored as if they had come in DATA.  --max-rcpt N answers
+"452 4.5.3 Error: too many recipients" to every RCPT after the Nth of a
+transaction, as Postfix's smtpd_recipient_limit does.
 
 Options: see --help.  --port 0 picks a free port; the port actually used is
 written (followed by a newline) to --ready-file once the server listens.
@@ -33,7 +47,7 @@ import ssl
 import sys
 import time
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 import servlib
 
@@ -93,13 +107,18 @@ class Handler:
         session.host_name = hostname
         if self.opts.auth is None:
             responses = [r for r in responses if not r[4:].startswith("AUTH")]
-        return responses
+        extra = (["250-PIPELINING"] if self.opts.pipelining else []) + \
+                (["250-CHUNKING"] if self.opts.chunking else [])
+        return responses[:1] + extra + responses[1:]
 
     async def handle_QUIT(self, server, session, envelope):
         self.spool.log("QUIT")
         return "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.opts.max_rcpt and len(envelope.rcpt_tos) >= self.opts.max_rcpt:
+            self.spool.log("RCPT %s over the limit 452" % address)
+            return "452 4.5.3 Error: too many recipients"
         if address.lower() in self.reject:
             self.spool.log("RCPT %s rejected 550" % address)
             return "550 5.1.1 <%s>: Recipient address rejected" % address
@@ -123,6 +142,7 @@ class Handler:
             ("mail_options", " ".join(envelope.mail_options)),
             ("rcpt_options", " ".join(envelope.rcpt_options)),
             ("size", str(len(content))),
+            ("via", "BDAT" if getattr(envelope, "bdat_size", None) is not None else "DATA"),
         ]
         nid = self.spool.store(envelope.mail_from, envelope.rcpt_tos, content, info)
         self.spool.log("DATA stored %s (%d bytes, %d rcpts)" % (nid, len(content), len(envelope.rcpt_tos)))
@@ -173,16 +193,119 @@ def make_authenticator(opts, spool):
     return authenticator
 
 
+VERBS = set("EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT STARTTLS AUTH VRFY EXPN HELP".split())
+
+
+class FlightReader(asyncio.StreamReader):
+    """aiosmtpd's input stream, telling the protocol whether each line read
+    was already buffered (sent without waiting for the reply before)."""
+
+    proto = None
+
+    async def readuntil(self, separator=b"\n"):
+        fresh = not self._buffer
+        line = await super().readuntil(separator)
+        if self.proto is not None:
+            self.proto.saw_line(line, fresh)
+        return line
+
+
 class TestSMTP(SMTP):
-    """aiosmtpd's SMTP with a connection counter and a settable line limit."""
+    """aiosmtpd's SMTP with a connection counter, a settable line limit, the
+    flight record, and BDAT."""
 
     spool = None
+    chunking = False
+    nconn = 0
 
     def connection_made(self, transport):
         if self._original_transport is None:  # a new connection, not STARTTLS
             append_line(self.spool.path("connections"), "%.3f %r" % (
                 time.time(), transport.get_extra_info("peername")))
+            TestSMTP.nconn += 1
+            self.conn_no = TestSMTP.nconn
+            self.flight = 0
+            self.data_state = None
+            self.in_auth = False
         super().connection_made(transport)
+
+    def _client_connected_cb(self, reader, writer):
+        reader.__class__ = FlightReader
+        reader.proto = self
+        super()._client_connected_cb(reader, writer)
+
+    def record(self, fresh, text):
+        if fresh or self.flight == 0:
+            self.flight += 1
+        append_line(self.spool.path("flights"), "%d %d %s" % (self.conn_no, self.flight, text))
+
+    def saw_line(self, line, fresh):
+        if self.data_state == "more":
+            return
+        if self.data_state == "first":
+            self.data_state = "more"
+            self.record(fresh, "<data>")
+            return
+        text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+        verb = text.split(" ", 1)[0].upper()
+        if verb not in VERBS:
+            # an AUTH exchange's responses, or junk
+            text = "<auth>" if self.in_auth else "<line>"
+        elif verb == "AUTH":
+            text = " ".join(text.split(" ")[:2])
+        self.in_auth = verb == "AUTH" or (self.in_auth and verb not in VERBS)
+        self.record(fresh, text)
+
+    async def smtp_DATA(self, arg):
+        ok = (self.envelope.rcpt_tos and not arg and self.session.host_name
+              and not (self._auth_required and not self.session.authenticated))
+        self.data_state = "first" if ok else None
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self.data_state = None
+
+    async def smtp_BDAT(self, arg):
+        """RFC 3030: BDAT size [LAST], then exactly size octets."""
+        words = (arg or "").split()
+        if not self.chunking:
+            await self.push('500 Error: command "BDAT" not recognized')
+            return
+        if (not words or not words[0].isdigit() or len(words) > 2
+                or (len(words) == 2 and words[1].upper() != "LAST")):
+            # The chunk's length is unknown: the stream cannot be followed.
+            await self.push("501 5.5.4 Syntax: BDAT size [LAST]; closing")
+            self.transport.close()
+            return
+        size, last = int(words[0]), len(words) == 2
+        chunk = await self._reader.readexactly(size)
+        env = self.envelope
+        if await self.check_helo_needed() or await self.check_auth_needed("BDAT"):
+            return
+        if not env.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if not hasattr(env, "bdat"):
+            env.bdat = []
+            env.bdat_size = 0
+        env.bdat_size += size
+        limit = self.data_size_limit
+        if limit and env.bdat_size > limit:
+            env.bdat = None
+        elif env.bdat is not None:
+            env.bdat.append(chunk)
+        if not last:
+            await self.push("250 2.0.0 %d octets received" % size)
+            return
+        if env.bdat is None:
+            self._set_post_data_state()
+            await self.push("552 5.3.4 Error: message too big")
+            return
+        env.original_content = env.content = b"".join(env.bdat)
+        env.bdat = None
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
 
 def parse_args(argv):
@@ -210,6 +333,10 @@ def parse_args(argv):
                    help="reply 550 to RCPT TO this address (repeatable)")
     p.add_argument("--tempfail-rcpt", action="append", default=[], metavar="ADDR",
                    help="reply 451 to RCPT TO this address (repeatable)")
+    p.add_argument("--pipelining", action="store_true", help="advertise PIPELINING")
+    p.add_argument("--chunking", action="store_true", help="advertise CHUNKING, take BDAT")
+    p.add_argument("--max-rcpt", type=int, default=0,
+                   help="452 to each RCPT after this many in a transaction (0: no limit)")
     p.add_argument("--size-limit", type=int, default=0,
                    help="advertise SIZE and refuse larger messages (0: no limit, default)")
     p.add_argument("--line-length-limit", type=int, default=1 << 20,
@@ -247,6 +374,7 @@ async def main(opts):
         line_length_limit = opts.line_length_limit
 
     Proto.spool = spool
+    Proto.chunking = opts.chunking
 
     kwargs = dict(
         data_size_limit=opts.size_limit or None,

@@ -78,6 +78,24 @@ main(void)
 	err = NULL;
 	conf_free(c);
 
+	/* A section's "" overrides the top level: system store, no pin. */
+	c = load("tls_ca_file = \"/top/ca.pem\"\ntls_fingerprint = \"sha256//AAAA\"\n"
+	    "smtp \"a\" { host = \"x\" tls_ca_file = \"\" tls_fingerprint = \"\" }\n"
+	    "smtp \"b\" { host = \"y\" }\n"
+	    "pop3 \"p\" { host = \"z\" mbox = \"/m\" tls_ca_file = \"\" }\n", 0600, &err);
+	tap_ok(c != NULL, "tls_ca_file = \"\" in a section loads: %s", err ? err : "");
+	if (c) {
+		tap_ok(c->smtp[0].net.tls_ca_file == NULL,
+		    "smtp section's tls_ca_file = \"\": the system store");
+		tap_ok(c->smtp[0].net.tls_fingerprint == NULL,
+		    "smtp section's tls_fingerprint = \"\": no pin");
+		tap_is_str(c->smtp[1].net.tls_ca_file, "/top/ca.pem", "unset in a section: inherited");
+		tap_is_str(c->smtp[1].net.tls_fingerprint, "sha256//AAAA", "fingerprint inherited");
+		tap_ok(c->pop3[0].net.tls_ca_file == NULL,
+		    "pop3 section's tls_ca_file = \"\": the system store");
+		conf_free(c);
+	}
+
 	c = load("smtp \"a\" { host = \"x\" password = \"s3cret\" }\n", 0644, &err);
 	tap_ok(c == NULL && err && strstr(err, "readable by others"),
 	    "password in a world-readable file refused: %s", err ? err : "");
