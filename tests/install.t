@@ -52,6 +52,17 @@ like "$("$S/popfetch/popfetch" -V)" "^popfetch \\(Postie\\) $v, " "popfetch -V t
 is "$(grep -rl -F "\"$v\"" "$TOP/Makefile" "$TOP/common" "$TOP/sendmail" "$TOP/popfetch" 2>/dev/null)" "" \
 	"no source file writes the version again"
 
+# make deb installs what debian/control's Build-Depends names (debhelper-compat
+# is debhelper's), and build-essential, which dpkg-buildpackage wants too.
+bdeps=$(awk '/^Build-Depends:/ { f = 1; sub(/^Build-Depends:/, "") } f && /^[A-Z]/ && !/^Build-Depends:/ { f = 0 } f' \
+	"$TOP/debian/control" | tr ',' '\n' | sed 's/(.*//; s/^ *//; s/ *$//; /^$/d; s/^debhelper-compat$/debhelper/' | sort)
+debdeps=$(make -s -C "$TOP" -p -n deb 2>/dev/null | sed -n 's/^DEPS_DEB := //p' | head -n 1)
+debdeps=${debdeps//\$(DEPS_BUILD)/$(make -s -C "$TOP" -p -n deb 2>/dev/null | sed -n 's/^DEPS_BUILD := //p' | head -n 1)}
+like "$bdeps" 'debhelper' "debian/control has Build-Depends"
+missing=
+for p in $bdeps build-essential; do [[ " $debdeps " == *" $p "* ]] || missing="$missing $p"; done
+is "$missing" "" "make deb installs every build dependency (DEPS_DEB: $debdeps)"
+
 # ------------------------------------------------------------ units
 sys=$(cd "$TOP/etc" && ls -- *.service *.timer | sort | tr '\n' ' ')
 is "$(cd "$R/lib/systemd/system" && ls | sort | tr '\n' ' ')" "$sys" "every unit of etc/ is installed as a system unit"
