@@ -26,11 +26,15 @@ done
 chmod 755 "$T"
 mkdir -m 755 "$T/tmp"
 D=$T/demo
-POSTIE_DEMO_DIR=$D POSTIE_TMPDIR=$T/tmp timeout -k 5 120 \
-	strace -f -qq -o "$T/strace" -e trace=execve,open,openat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,mknodat,bind \
+# Under ASan or valgrind (make check-asan, check-valgrind) the programs cannot
+# be traced (LeakSanitizer refuses to run under ptrace): the demo runs
+# untraced, and what only the trace shows is skipped.
+trace=(strace -f -qq -o "$T/strace" -e trace=execve,open,openat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,mknodat,bind)
+plain_binaries || trace=()
+POSTIE_DEMO_DIR=$D POSTIE_TMPDIR=$T/tmp timeout -k 5 120 "${trace[@]}" \
 	"$TOP/tests/demo.sh" >"$T/demo.out" 2>"$T/demo.err"
 rc=$?
-is "$rc" 0 "the demo runs (and every process it started has ended: strace returned)" ||
+is "$rc" 0 "the demo runs${trace:+ (and every process it started has ended: strace returned)}" ||
 	diag "$(tail -n 20 "$T/demo.out" "$T/demo.err")"
 like "$(cat "$T/demo.out")" 'attachment report.csv \(text/csv\): identical to the file sent' \
 	"the demo sends and fetches the attachment intact"
@@ -38,6 +42,15 @@ like "$(cat "$T/demo.out")" 'attachment report.csv \(text/csv\): identical to th
 [ -d "$D/state/postie/popfetch" ] && pass "popfetch's state is in the demo directory" ||
 	fail "popfetch's state is in the demo directory"
 is "$(ls -A "$T/tmp")" "" "the demo's temp directory is removed"
+
+# Nothing of the demo's in root's default state and queue directories.
+is "$(ls -d /var/lib/postie/popfetch/demo_* /var/spool/postie/*demo* 2>/dev/null)" "" \
+	"nothing left in /var/lib/postie or /var/spool/postie"
+if [ -z "${trace:-}" ]; then
+	skip "what the demo creates and runs (strace)" "the programs run under a sanitizer or valgrind"
+	done_testing
+	exit 0
+fi
 
 # What the demo created: successful creating calls, their path arguments.
 "$PY" - "$T/strace" >"$T/created" <<'PY'
@@ -123,8 +136,5 @@ for p in $deps; do
 	grep -qx "$p" "$T/used-pkgs" || unused="$unused $p"
 done
 is "$unused" "" "every package make demo installs for the demo is used by it"
-# Nothing of the demo's in root's default state and queue directories.
-is "$(ls -d /var/lib/postie/popfetch/demo_* /var/spool/postie/*demo* 2>/dev/null)" "" \
-	"nothing left in /var/lib/postie or /var/spool/postie"
 
 done_testing
