@@ -84,7 +84,9 @@ done
 # systemd-analyze verify needs the programs where the units name them: an
 # install with PREFIX=$T/p (no DESTDIR).
 if command -v systemd-analyze >/dev/null; then
-	check "make install install-units PREFIX=\$T/p" mk install install-units PREFIX="$T/p"
+	check "make install install-units PREFIX=\$T/p" mk install install-units PREFIX="$T/p" SYSCONFDIR="$T/p/etc"
+	[ -e "$T/p/etc/postie.conf" ] && pass "...with its configuration in \$T/p/etc, not in /etc" ||
+		fail "...with its configuration in \$T/p/etc, not in /etc"
 	_run systemd-analyze verify --man=no "$T"/p/lib/systemd/system/*
 	is "$LAST_STATUS $(cat "$T/last.out" "$T/last.err")" "0 " "systemd-analyze verify: the system units, nothing to say"
 	mkdir -m 700 "$T/xdg"
