@@ -15,14 +15,14 @@ VERSION    := $(or $(shell sed -n '1s/^postie (\([0-9A-Za-z.+~:-]*\)).*/\1/p' de
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PKGS    := libcurl libconfuse
+PKGS    := libcurl libconfuse json-c
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes \
 	-Wmissing-prototypes -Wshadow -Wcast-qual -Wsign-compare -Wformat=2 \
 	-Wpointer-arith -Wno-format-nonliteral -Icommon \
 	-DSYSCONFDIR=\"$(SYSCONFDIR)\" -DPOSTIE_VERSION=\"$(VERSION)\" \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is not linked: common/curlshim.c loads it when a connection is made.
-LDLIBS  += $(shell pkg-config --libs libconfuse 2>/dev/null) -ldl
+LDLIBS  += $(shell pkg-config --libs libconfuse json-c 2>/dev/null) -ldl
 
 COMMON_SRC   := $(sort $(wildcard common/*.c))
 SENDMAIL_SRC := $(sort $(wildcard sendmail/*.c))
@@ -60,7 +60,7 @@ tests/unit/%: tests/unit/%.c tests/unit/tap.h common/libpostie.a .build-flags
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< common/libpostie.a $(LDLIBS)
 
 # Debian packages needed to build, test, demo and benchmark. A no-op when present.
-DEPS_BUILD := gcc make pkg-config libcurl4-openssl-dev libconfuse-dev
+DEPS_BUILD := gcc make pkg-config libcurl4-openssl-dev libconfuse-dev libjson-c-dev
 DEPS_TEST  := perl python3 python3-aiosmtpd dovecot-core dovecot-pop3d openssl swaks mandoc \
 	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types strace systemd
 DEPS_BENCH := msmtp mpop fetchmail hyperfine

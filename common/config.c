@@ -34,8 +34,23 @@
 	CFG_STR("tls_key_file", NULL, CFGF_NODEFAULT), \
 	CFG_STR("domain", NULL, CFGF_NODEFAULT)
 
+/* OAuth 2.0 (oauth2.h), in smtp and pop3 sections. */
+#define OAUTH2_OPTS \
+	CFG_STR("oauth2_provider", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_tenant", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_token_url", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_authorize_url", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_device_url", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_client_id", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_client_secret", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_client_secret_command", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_scope", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_grant", NULL, CFGF_NODEFAULT), \
+	CFG_STR("oauth2_token_file", NULL, CFGF_NODEFAULT)
+
 static cfg_opt_t smtp_opts[] = {
 	NET_OPTS,
+	OAUTH2_OPTS,
 	CFG_STR("from", NULL, CFGF_NODEFAULT),
 	CFG_STR("from_rewrite", "local", CFGF_NONE),
 	CFG_STR("queue", "on_failure", CFGF_NONE),
@@ -45,6 +60,7 @@ static cfg_opt_t smtp_opts[] = {
 
 static cfg_opt_t pop3_opts[] = {
 	NET_OPTS,
+	OAUTH2_OPTS,
 	CFG_STR("mbox", NULL, CFGF_NODEFAULT),
 	CFG_STR("maildir", NULL, CFGF_NODEFAULT),
 	CFG_STR("mda", NULL, CFGF_NODEFAULT),
@@ -235,6 +251,269 @@ load_net(struct net_cfg *n, cfg_t *top, cfg_t *sec, int pop3, const char *where,
 	return 0;
 }
 
+/* ---- OAuth 2.0 (the oauth2_* keys) ---- */
+
+#define MS_LOGIN "https://login.microsoftonline.com/"
+
+/* The endpoints and scopes a provider fills in; %s is the tenant (Microsoft). */
+static const struct o2preset {
+	const char *name;
+	const char *token, *authorize, *device;
+	const char *smtp_scope, *pop3_scope, *app_scope;
+} o2presets[] = {
+	{ "microsoft", MS_LOGIN "%s/oauth2/v2.0/token", MS_LOGIN "%s/oauth2/v2.0/authorize",
+	  MS_LOGIN "%s/oauth2/v2.0/devicecode",
+	  "https://outlook.office.com/SMTP.Send offline_access",
+	  "https://outlook.office.com/POP.AccessAsUser.All offline_access",
+	  "https://outlook.office365.com/.default" },
+	{ "google", "https://oauth2.googleapis.com/token",
+	  "https://accounts.google.com/o/oauth2/v2/auth",
+	  "https://oauth2.googleapis.com/device/code",
+	  "https://mail.google.com/", "https://mail.google.com/", NULL },
+	{ "custom", NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static int
+has_oauth2_key(cfg_t *sec)
+{
+	static const char *const keys[] = { "oauth2_provider", "oauth2_tenant",
+		"oauth2_token_url", "oauth2_authorize_url", "oauth2_device_url",
+		"oauth2_client_id", "oauth2_client_secret", "oauth2_client_secret_command",
+		"oauth2_scope", "oauth2_grant", "oauth2_token_file", NULL };
+	const char *const *k;
+
+	for (k = keys; *k; k++)
+		if (optstr(sec, *k))
+			return 1;
+	return 0;
+}
+
+/* A preset URL with the tenant put in, or the key's value when set. */
+static char *
+o2url(cfg_t *sec, const char *key, const char *preset, const char *tenant)
+{
+	if (optstr(sec, key))
+		return strdup(optstr(sec, key));
+	return preset ? strfmt(preset, tenant) : NULL;
+}
+
+/* The default token file: DIR/KIND-NAME.json, the name kept one file name. */
+static char *
+o2default_file(const char *kind, const char *name)
+{
+	char *dir, *safe, *p, *r;
+
+	if ((dir = conf_oauth2_dir()) == NULL || (safe = strdup(name)) == NULL) {
+		free(dir);
+		return NULL;
+	}
+	for (p = safe; *p; p++)
+		if (*p == '/' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '_';
+	r = strfmt("%s/%s-%s.json", dir, kind, safe);
+	free(dir);
+	free(safe);
+	return r;
+}
+
+static void
+free_oauth2(struct oauth2_cfg *o)
+{
+	if (o == NULL)
+		return;
+	free(o->account);
+	free(o->provider);
+	free(o->token_url);
+	free(o->authorize_url);
+	free(o->device_url);
+	free(o->client_id);
+	util_wipe(&o->client_secret);
+	free(o->client_secret_command);
+	free(o->scope);
+	free(o->token_file);
+	free(o);
+}
+
+/*
+ * Fills n->oauth2 from the oauth2_* keys of a section (left NULL when none
+ * is set), applying the provider's preset; *err on a bad combination.
+ */
+static int
+load_oauth2(struct net_cfg *n, cfg_t *sec, const char *kind, const char *name,
+    const char *where, char **err)
+{
+	const struct o2preset *pr = NULL;
+	struct oauth2_cfg *o;
+	const char *s, *tenant, *scope, **u, *urls[3];
+	size_t i;
+
+	if (!has_oauth2_key(sec))
+		return 0;
+	if ((o = n->oauth2 = calloc(1, sizeof *o)) == NULL) {
+		*err = strdup("out of memory");
+		return -1;
+	}
+	o->kind = kind;
+	o->account = strdup(name);
+	s = optstr(sec, "oauth2_provider");
+	for (i = 0; i < sizeof o2presets / sizeof o2presets[0]; i++)
+		if (strcasecmp(s ? s : "custom", o2presets[i].name) == 0)
+			pr = &o2presets[i];
+	if (pr == NULL) {
+		*err = strfmt("%s: oauth2_provider must be \"microsoft\", \"google\" or "
+		    "\"custom\", not \"%s\"", where, s);
+		return -1;
+	}
+	o->provider = strdup(pr->name);
+	s = optstr(sec, "oauth2_grant");
+	if (s == NULL || strcasecmp(s, "refresh_token") == 0)
+		o->grant = OAUTH2_REFRESH_TOKEN;
+	else if (strcasecmp(s, "client_credentials") == 0)
+		o->grant = OAUTH2_CLIENT_CREDENTIALS;
+	else {
+		*err = strfmt("%s: oauth2_grant must be \"refresh_token\" or "
+		    "\"client_credentials\", not \"%s\"", where, s);
+		return -1;
+	}
+	tenant = optstr(sec, "oauth2_tenant");
+	if (tenant && strcmp(pr->name, "microsoft") != 0) {
+		*err = strfmt("%s: oauth2_tenant is for oauth2_provider = \"microsoft\"", where);
+		return -1;
+	}
+	if (tenant == NULL)
+		tenant = "common";
+	if (strspn(tenant, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+	    strlen(tenant)) {
+		*err = strfmt("%s: oauth2_tenant must be a tenant ID or domain name", where);
+		return -1;
+	}
+	o->token_url = o2url(sec, "oauth2_token_url", pr->token, tenant);
+	o->authorize_url = o2url(sec, "oauth2_authorize_url", pr->authorize, tenant);
+	o->device_url = o2url(sec, "oauth2_device_url", pr->device, tenant);
+	scope = o->grant == OAUTH2_CLIENT_CREDENTIALS ? pr->app_scope :
+	    strcmp(kind, "pop3") == 0 ? pr->pop3_scope : pr->smtp_scope;
+	o->scope = xstrdup(optstr(sec, "oauth2_scope") ? optstr(sec, "oauth2_scope") : scope);
+	o->client_id = xstrdup(optstr(sec, "oauth2_client_id"));
+	o->client_secret = xstrdup(optstr(sec, "oauth2_client_secret"));
+	o->client_secret_command = xstrdup(optstr(sec, "oauth2_client_secret_command"));
+	o->token_file = optstr(sec, "oauth2_token_file") ?
+	    util_expand_tilde(optstr(sec, "oauth2_token_file")) : o2default_file(kind, name);
+	if (o->account == NULL || o->provider == NULL || o->token_file == NULL) {
+		*err = strfmt("%s: out of memory, or no home directory for the token file", where);
+		return -1;
+	}
+
+	if (o->token_url == NULL) {
+		*err = strfmt("%s: oauth2_token_url is not set (or set oauth2_provider)", where);
+		return -1;
+	}
+	urls[0] = o->token_url;
+	urls[1] = o->authorize_url;
+	urls[2] = o->device_url;
+	for (u = urls; u < urls + 3; u++)
+		if (*u && strncasecmp(*u, "https://", 8) != 0) {
+			*err = strfmt("%s: %s must be an https:// URL", where, *u);
+			return -1;
+		}
+	if (o->client_id == NULL) {
+		*err = strfmt("%s: oauth2_client_id is not set (the application's ID "
+		    "from its registration)", where);
+		return -1;
+	}
+	if (o->client_secret && o->client_secret_command) {
+		*err = strfmt("%s: set oauth2_client_secret or oauth2_client_secret_command, "
+		    "not both", where);
+		return -1;
+	}
+	if (o->grant == OAUTH2_CLIENT_CREDENTIALS) {
+		if (strcmp(pr->name, "google") == 0) {
+			*err = strfmt("%s: Google offers no client_credentials grant for mail "
+			    "(oauth2_grant = \"refresh_token\")", where);
+			return -1;
+		}
+		if (!o->client_secret && !o->client_secret_command) {
+			*err = strfmt("%s: oauth2_grant = \"client_credentials\" needs "
+			    "oauth2_client_secret or oauth2_client_secret_command", where);
+			return -1;
+		}
+		if (strcmp(pr->name, "microsoft") == 0 && (strcasecmp(tenant, "common") == 0 ||
+		    strcasecmp(tenant, "organizations") == 0 ||
+		    strcasecmp(tenant, "consumers") == 0)) {
+			*err = strfmt("%s: oauth2_grant = \"client_credentials\" needs "
+			    "oauth2_tenant = your tenant's ID or domain", where);
+			return -1;
+		}
+	}
+	if (strcmp(n->auth, "auto") != 0 && strcmp(n->auth, "xoauth2") != 0 &&
+	    strcmp(n->auth, "oauthbearer") != 0) {
+		*err = strfmt("%s: auth = \"%s\" does not go with the oauth2_* keys (use "
+		    "\"auto\", \"xoauth2\" or \"oauthbearer\")", where, n->auth);
+		return -1;
+	}
+	if (n->password || n->password_command) {
+		*err = strfmt("%s: an account logs in with a password or with OAuth 2.0: "
+		    "remove password%s or the oauth2_* keys", where,
+		    n->password ? "" : "_command");
+		return -1;
+	}
+	if (n->user == NULL) {
+		*err = strfmt("%s: OAuth 2.0 needs user (the mailbox's address)", where);
+		return -1;
+	}
+	return 0;
+}
+
+/* A secret: value, else the first line of command's output (key names it in errors). */
+static char *
+secret_of(const char *value, const char *command, const char *key, char **err)
+{
+	const char *why;
+	char *s;
+
+	*err = NULL;
+	if (value)
+		return strdup(value);
+	if (command == NULL)
+		return NULL;
+	/*
+	 * Not the command itself: the error reaches queue entries and mailq,
+	 * and a system configuration's command is not the user's business.
+	 */
+	if ((s = util_command_line(command, &why)) == NULL)
+		*err = strfmt("%s failed: %s", key, why);
+	return s;
+}
+
+char *
+conf_oauth2_dir(void)
+{
+	const char *x;
+	char *home, *r;
+
+	/*
+	 * The setgid sendmail serves every user from the system's files, with
+	 * the environment cleared: one place, whoever calls.
+	 */
+	if (getegid() != getgid())
+		return strdup("/var/lib/postie/oauth2");
+	if ((x = getenv("XDG_STATE_HOME")) != NULL && *x == '/')
+		return strfmt("%s/postie/oauth2", x);
+	if (getuid() == 0)
+		return strdup("/var/lib/postie/oauth2");
+	if ((home = util_home()) == NULL)
+		return NULL;
+	r = strfmt("%s/.local/state/postie/oauth2", home);
+	free(home);
+	return r;
+}
+
+char *
+conf_oauth2_secret(const struct oauth2_cfg *o, char **err)
+{
+	return secret_of(o->client_secret, o->client_secret_command,
+	    "oauth2_client_secret_command", err);
+}
+
 static void
 free_net(struct net_cfg *n)
 {
@@ -250,6 +529,7 @@ free_net(struct net_cfg *n)
 	free(n->tls_fingerprint);
 	free(n->tls_cert_file);
 	free(n->tls_key_file);
+	free_oauth2(n->oauth2);
 }
 
 static int
@@ -261,7 +541,8 @@ load_smtp(struct postie_cfg *cf, cfg_t *top, cfg_t *sec, struct smtp_account *a,
 	snprintf(where, sizeof where, "%s: smtp \"%s\"", cf->path, cfg_title(sec));
 	a->name = strdup(cfg_title(sec));
 	a->conf = cf->path;
-	if (load_net(&a->net, top, sec, 0, where, err) == -1)
+	if (load_net(&a->net, top, sec, 0, where, err) == -1 ||
+	    load_oauth2(&a->net, sec, "smtp", a->name, where, err) == -1)
 		return -1;
 	a->from = xstrdup(optstr(sec, "from"));
 	a->domain = strdup(optstr(sec, "domain") ? optstr(sec, "domain") : cf->domain);
@@ -305,7 +586,8 @@ load_pop3(struct postie_cfg *cf, cfg_t *top, cfg_t *sec, struct pop3_account *a,
 
 	snprintf(where, sizeof where, "%s: pop3 \"%s\"", cf->path, cfg_title(sec));
 	a->name = strdup(cfg_title(sec));
-	if (load_net(&a->net, top, sec, 1, where, err) == -1)
+	if (load_net(&a->net, top, sec, 1, where, err) == -1 ||
+	    load_oauth2(&a->net, sec, "pop3", a->name, where, err) == -1)
 		return -1;
 	if (optstr(sec, "mbox")) {
 		a->dest = DEST_MBOX;
@@ -357,17 +639,19 @@ default_queue_dir(void)
 	return r;
 }
 
-/* 1 if any section sets a password in the file. */
+/* 1 if any section sets a password (or an OAuth 2.0 client secret) in the file. */
 static int
 has_password(cfg_t *top)
 {
 	unsigned i;
 
 	for (i = 0; i < cfg_size(top, "smtp"); i++)
-		if (optstr(cfg_getnsec(top, "smtp", i), "password"))
+		if (optstr(cfg_getnsec(top, "smtp", i), "password") ||
+		    optstr(cfg_getnsec(top, "smtp", i), "oauth2_client_secret"))
 			return 1;
 	for (i = 0; i < cfg_size(top, "pop3"); i++)
-		if (optstr(cfg_getnsec(top, "pop3", i), "password"))
+		if (optstr(cfg_getnsec(top, "pop3", i), "password") ||
+		    optstr(cfg_getnsec(top, "pop3", i), "oauth2_client_secret"))
 			return 1;
 	return 0;
 }
@@ -611,21 +895,7 @@ conf_pop3_find(struct postie_cfg *cf, const char *name)
 char *
 conf_password(const struct net_cfg *n, char **err)
 {
-	const char *why;
-	char *pw;
-
-	*err = NULL;
-	if (n->password)
-		return strdup(n->password);
-	if (n->password_command == NULL)
-		return NULL;
-	/*
-	 * Not the command itself: the error reaches queue entries and mailq,
-	 * and a system configuration's command is not the user's business.
-	 */
-	if ((pw = util_command_line(n->password_command, &why)) == NULL)
-		*err = strfmt("password_command failed: %s", why);
-	return pw;
+	return secret_of(n->password, n->password_command, "password_command", err);
 }
 
 const char *

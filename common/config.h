@@ -14,6 +14,27 @@
 
 enum tls_mode { TLS_STARTTLS = 0, TLS_TLS, TLS_NONE };
 
+enum oauth2_grant { OAUTH2_REFRESH_TOKEN = 0, OAUTH2_CLIENT_CREDENTIALS };
+
+/*
+ * OAuth 2.0 for an account (the oauth2_* keys, presets applied); see
+ * oauth2.h for what is done with it.  Every string is owned; NULL = unset.
+ */
+struct oauth2_cfg {
+	const char *kind;	/* "smtp" or "pop3" (static) */
+	char	*account;	/* the section's name */
+	char	*provider;	/* "microsoft", "google" or "custom" */
+	char	*token_url;	/* https://..., never NULL */
+	char	*authorize_url;	/* NULL: no authorization code flow */
+	char	*device_url;	/* NULL: no device authorization grant */
+	char	*client_id;	/* never NULL */
+	char	*client_secret;
+	char	*client_secret_command;
+	char	*scope;		/* space-separated; NULL: none sent */
+	enum oauth2_grant grant;
+	char	*token_file;	/* explicit (tilde expanded), else the default of conf_oauth2_dir() */
+};
+
 /* TLS and connection settings: top-level defaults, overridable per account. */
 struct net_cfg {
 	char	*host;
@@ -30,6 +51,7 @@ struct net_cfg {
 	char	*tls_fingerprint;	/* "sha256//..." or NULL */
 	char	*tls_cert_file;
 	char	*tls_key_file;
+	struct oauth2_cfg *oauth2;	/* NULL: no oauth2_* key is set */
 };
 
 struct smtp_account {
@@ -108,6 +130,21 @@ struct pop3_account *conf_pop3_find(struct postie_cfg *cfg, const char *name);
  * Returns a malloc'd string the caller should wipe and free.
  */
 char	*conf_password(const struct net_cfg *net, char **err);
+
+/*
+ * The client secret of an OAuth 2.0 account: oauth2_client_secret, else
+ * the first line of oauth2_client_secret_command's output, else NULL with
+ * *err == NULL (a public client).  Malloc'd; wipe and free it.
+ */
+char	*conf_oauth2_secret(const struct oauth2_cfg *o, char **err);
+
+/*
+ * Where token files go by default: /var/lib/postie/oauth2 for the setgid
+ * sendmail (whoever calls it), else $XDG_STATE_HOME/postie/oauth2, else
+ * /var/lib/postie/oauth2 for root, else ~/.local/state/postie/oauth2 (as
+ * popfetch's state).  Malloc'd, or NULL without a home directory.
+ */
+char	*conf_oauth2_dir(void);
 
 const char *conf_tls_name(enum tls_mode m);
 

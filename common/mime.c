@@ -88,18 +88,6 @@ mime_b64_decode(const char *in, size_t n, size_t *outlen)
 	return out;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 char *
 mime_qp_decode(const char *in, size_t n, size_t *outlen)
 {
@@ -122,7 +110,7 @@ mime_qp_decode(const char *in, size_t n, size_t *outlen)
 			i += 2;
 			continue;
 		}
-		if (i + 2 < n && (h = hexval(in[i + 1])) >= 0 && (l = hexval(in[i + 2])) >= 0) {
+		if (i + 2 < n && (h = util_hexval(in[i + 1])) >= 0 && (l = util_hexval(in[i + 2])) >= 0) {
 			out[o++] = (char)(h * 16 + l);
 			i += 2;
 			continue;

@@ -242,6 +242,28 @@ strfmt(const char *fmt, ...)
 	return n < 0 ? NULL : s;
 }
 
+void
+util_wipe(char **s)
+{
+	if (*s) {
+		explicit_bzero(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+int
+util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int
 strcaseprefix(const char *s, const char *prefix)
 {

@@ -44,9 +44,11 @@ int	 sl_has(const struct strlist *l, const char *s);	/* case-insensitive */
 int	 sl_uniq(struct strlist *l);
 
 char	*xstrdup(const char *s);	/* strdup that accepts NULL */
+void	 util_wipe(char **s);	/* a secret: zeroed, freed, *s = NULL (NULL accepted) */
 char	*xstrndup(const char *s, size_t n);
 char	*strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	 strcaseprefix(const char *s, const char *prefix);	/* 1 if s starts with prefix */
+int	 util_hexval(int c);	/* the value of a hex digit (either case), or -1 */
 char	*trim(char *s);	/* in place, returns s moved past leading space */
 
 /* Home directory of the real uid, from the passwd entry (not $HOME). */
