@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "oauth2.h"
 #include "popfetch.h"
 
 #ifndef POSTIE_VERSION
@@ -29,7 +30,8 @@ static volatile sig_atomic_t got_hup, got_usr1;
 static int wake[2] = { -1, -1 };	/* self-pipe: signals wake the daemon and the pool */
 
 static const char usage_line[] =
-    "usage: popfetch [-C FILE] [-d SECONDS] [-k] [-v | -q] [--list] [ACCOUNT ...]";
+    "usage: popfetch [-C FILE] [-d SECONDS] [-k] [-v | -q] [--list] [ACCOUNT ...]\n"
+    "       popfetch [-C FILE] [-v] --authorize [--device] ACCOUNT";
 
 static void
 usage(void)
@@ -53,11 +55,14 @@ help(void)
 	    "  -q             quiet: no progress line\n"
 	    "  -v             show the POP3 dialogue (credentials redacted)\n"
 	    "      --list     show the messages on the server without fetching\n"
+	    "      --authorize  get the OAuth 2.0 grant of ACCOUNT: open the address it\n"
+	    "                 prints and sign in; --device: enter a code on another device\n"
 	    "      --help     this text\n"
 	    "      --version  the version\n\n"
 	    "Exit status: 0 success (also when there was no mail), 64 usage, 69 server\n"
 	    "refused, 73 cannot create or lock the destination, 74 I/O error,\n"
-	    "75 temporary failure, 77 login refused, 78 configuration error.\n",
+	    "75 temporary failure, 77 login refused (or no OAuth 2.0 grant: --authorize),\n"
+	    "78 configuration error.\n",
 	    usage_line);
 	exit(EX_OK);
 }
@@ -440,6 +445,8 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help",	no_argument,	NULL, 'h' },
 		{ "list",	no_argument,	NULL, 'l' },
+		{ "authorize",	no_argument,	NULL, 'A' },
+		{ "device",	no_argument,	NULL, 'D' },
 		{ "version",	no_argument,	NULL, 'V' },
 		{ NULL,		0,		NULL, 0 }
 	};
@@ -448,7 +455,7 @@ main(int argc, char **argv)
 	enum px_err e, worst = PX_OK;
 	char *err = NULL, *end;
 	size_t i;
-	int c, rc;
+	int c, rc, authorize = 0, device = 0;
 
 	log_setprog("popfetch");
 	memset(&o, 0, sizeof o);
@@ -475,6 +482,12 @@ main(int argc, char **argv)
 		case 'l':
 			o.list = 1;
 			break;
+		case 'A':
+			authorize = 1;
+			break;
+		case 'D':
+			device = 1;
+			break;
 		case 'q':
 			o.quiet = 1;
 			break;
@@ -498,6 +511,10 @@ main(int argc, char **argv)
 		log_error("--list and -d exclude each other");
 		usage();
 	}
+	if ((authorize && (argc != 1 || o.list || o.daemon >= 0)) || (device && !authorize)) {
+		log_error("--authorize [--device] takes one ACCOUNT and no other mode");
+		usage();
+	}
 	log_setverbose(o.verbose);
 	o.progress = !o.quiet && !o.verbose && !o.list && isatty(STDERR_FILENO);
 
@@ -514,7 +531,18 @@ main(int argc, char **argv)
 		unload(&l);
 		return EX_SOFTWARE;
 	}
-	if (o.list) {
+	if (authorize) {
+		if (l.acc[0]->net.oauth2 == NULL) {
+			log_error("%s: pop3 account \"%s\" has no oauth2_* keys: nothing to authorize "
+			    "(see postie.conf(5))", l.cfg->path, l.acc[0]->name);
+			rc = EX_CONFIG;
+		} else if ((e = oauth2_authorize(&l.acc[0]->net, device, &err)) != PX_OK) {
+			log_error("%s", err ? err : "the authorization failed");
+			rc = px_exitcode(e);
+		} else
+			rc = EX_OK;
+		free(err);
+	} else if (o.list) {
 		for (i = 0; i < l.nacc && !pf_stop; i++) {
 			e = list_account(l.acc[i], &o);
 			worst = worse(worst, e);

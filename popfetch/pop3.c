@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "oauth2.h"
 #include "popfetch.h"
 
 #define IBUF		65536
@@ -433,6 +434,7 @@ enum px_err
 pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 {
 	char *err = NULL;
+	enum px_err e;
 	CURLcode rc;
 
 	*msg = NULL;
@@ -448,7 +450,10 @@ pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 		return PX_SOFTWARE;
 	}
 	/* The password is needed only for a login (and its command only then runs). */
-	if (n->user && strcmp(n->auth, "none") != 0)
+	if (n->oauth2) {
+		if ((e = oauth2_token(n, NULL, &p->password, msg)) != PX_OK)
+			return e;
+	} else if (n->user && strcmp(n->auth, "none") != 0)
 		p->password = conf_password(n, &err);
 	if (err) {
 		*msg = err;
@@ -462,7 +467,19 @@ pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 	curl_easy_setopt(p->c, CURLOPT_CONNECT_ONLY, 1L);
 	p->t.hook = capa_hook;
 	p->t.hook_arg = p;
-	if ((rc = curl_easy_perform(p->c)) != CURLE_OK)
+	rc = curl_easy_perform(p->c);
+	if (rc == CURLE_LOGIN_DENIED && n->oauth2) {
+		/* A token that looked valid was refused: one new token, one retry. */
+		char *tok = NULL;
+
+		if ((e = oauth2_token(n, p->password, &tok, msg)) != PX_OK)
+			return e;
+		util_wipe(&p->password);
+		p->password = tok;
+		curl_easy_setopt(p->c, CURLOPT_XOAUTH2_BEARER, p->password);
+		rc = curl_easy_perform(p->c);
+	}
+	if (rc != CURLE_OK)
 		return net_classify(p->c, rc, n, &p->t, msg);
 	if (curl_easy_getinfo(p->c, CURLINFO_ACTIVESOCKET, &p->sock) != CURLE_OK ||
 	    p->sock == CURL_SOCKET_BAD) {

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "oauth2.h"
 #include "reader.h"
 #include "sendmail.h"
 
@@ -31,6 +32,7 @@ static const char usage_text[] =
 "       sendmail --requeue id ... | all\n"
 "       sendmail -bv recipient ...\n"
 "       sendmail -bi | -I | newaliases\n"
+"       sendmail --authorize [--device] [-a account]\n"
 "       sendmail -V | --version | --help\n";
 
 static const char help_text[] =
@@ -53,6 +55,9 @@ static const char help_text[] =
 "  -q[time]       send queued mail now, or every time (e.g. -q5m) in the foreground\n"
 "  -qI id, -qR recipient, -qS sender   only entries matching the substring\n"
 "  --requeue id|all  put messages from failed/ back in the queue (see mailq)\n"
+"  --authorize    get the OAuth 2.0 grant of the account (-a, or the default one):\n"
+"                 open the address it prints, sign in; --device: enter a code\n"
+"                 on another device instead\n"
 "\n"
 "  -odi, -odb, -odq  deliver now (foreground), in the background, or queue only\n"
 "\n"
@@ -63,7 +68,7 @@ static const char help_text[] =
 "Exit status: 0 sent or queued, 64 usage, 65 data error, 66 attachment unreadable,\n"
 "67 all recipients refused, 69 refused, 73 no queue directory, 74 cannot write\n"
 "the queue (disk full), 75 temporary failure (queue = \"never\"), 77 --requeue\n"
-"of another user's message, 78 configuration error.\n";
+"of another user's message or --authorize refused, 78 configuration error.\n";
 
 static int
 usage(const char *why)
@@ -177,6 +182,17 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 			}
 			if (LONGOPT("--requeue")) {
 				o->mode = 'R';
+				continue;
+			}
+			if (LONGOPT("--authorize") || LONGOPT("--device")) {
+				if (eq) {
+					*code = usage("--authorize and --device take no value");
+					return -1;
+				}
+				if (LONGOPT("--authorize"))
+					o->mode = 'A';
+				else
+					o->device = 1;
 				continue;
 			}
 			if (LONGOPT("--version")) {
@@ -508,6 +524,30 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 	return code;
 }
 
+/* --authorize: the first OAuth 2.0 grant of an account, interactively. */
+static int
+authorize_mode(struct postie_cfg *cfg, const struct opts *o)
+{
+	struct smtp_account *a;
+	char *err = NULL;
+	enum px_err e;
+
+	if ((a = conf_smtp_select(cfg, o->account, NULL, &err)) == NULL) {
+		log_error("%s", err);
+		free(err);
+		return EX_CONFIG;
+	}
+	if (a->net.oauth2 == NULL) {
+		log_error("%s: smtp account \"%s\" has no oauth2_* keys: nothing to authorize "
+		    "(see postie.conf(5))", cfg->path, a->name);
+		return EX_CONFIG;
+	}
+	if ((e = oauth2_authorize(&a->net, o->device, &err)) != PX_OK)
+		log_error("%s", err ? err : "the authorization failed");
+	free(err);
+	return px_exitcode(e);
+}
+
 static volatile sig_atomic_t stop;
 
 static void
@@ -609,6 +649,9 @@ main(int argc, char **argv)
 		break;
 	case 'v':
 		code = verify_mode(cfg, &o);
+		break;
+	case 'A':
+		code = authorize_mode(cfg, &o);
 		break;
 	case 'q':
 		code = queue_mode(cfg, &o);

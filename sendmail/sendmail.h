@@ -39,7 +39,8 @@ struct opts {
 	struct strlist attach;	/* --attach files */
 	struct strlist attach_type;	/* matching types, "" = from mime.types */
 	int	*attach_fd;	/* attach_open(): each file opened with the caller's rights */
-	char	 mode;		/* 'm' send, 'p' list queue, 's' -bs, 'q' run queue, 'i' newaliases, 'v' verify */
+	char	 mode;		/* 'm' send, 'p' list queue, 's' -bs, 'q' run queue, 'i' newaliases, 'v' verify, 'R' --requeue, 'A' --authorize */
+	int	 device;	/* --device: --authorize by the device authorization grant */
 	long	 qinterval;	/* -qTIME in seconds, 0 = once */
 	const char *q_id, *q_rcpt, *q_sender;	/* -qI -qR -qS substrings */
 	struct strlist rcpts;	/* argv recipients (comma lists split later) */

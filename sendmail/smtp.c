@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "oauth2.h"
 #include "sendmail.h"
 
 struct smtp_conn {
@@ -103,7 +104,21 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 		s->setup_msg = strdup(net_curl_error());
 		return s;
 	}
-	if (strcmp(a->net.auth, "none") != 0 && a->net.user) {
+	if (a->net.oauth2) {
+		enum px_err e = oauth2_token(&a->net, NULL, &s->password, &err);
+
+		if (e != PX_OK) {
+			/*
+			 * No token (revoked grant, endpoint down): as for a
+			 * password_command that fails, the message waits and
+			 * the user is told what to do.
+			 */
+			s->setup_err = e == PX_SOFTWARE ? e : PX_TEMPFAIL;
+			s->attention = 1;
+			s->setup_msg = err ? err : strdup("no OAuth 2.0 access token");
+			return s;
+		}
+	} else if (strcmp(a->net.auth, "none") != 0 && a->net.user) {
 		s->password = conf_password(&a->net, &err);
 		if (s->password == NULL && err) {
 			/* A locked keyring is passing; keep the message queued. */
@@ -175,6 +190,7 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 	CURLcode rc;
 	enum px_err err;
 	size_t i, nok = 0, nperm = 0, ntemp = 0;
+	int oauth_retried;
 
 	*msg = NULL;
 	s->in_txn = 0;
@@ -209,6 +225,8 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 		return PX_IOERR;
 	}
 	s->fd = q->fd;
+	oauth_retried = 0;
+again:
 	clear_rcpts(s);
 	sb_reset(&s->t.reply);
 	s->t.reply_code = 0;
@@ -223,6 +241,29 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 	curl_easy_setopt(s->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->env.size);
 	curl_easy_setopt(s->c, CURLOPT_FRESH_CONNECT, s->fresh ? 1L : 0L);
 	rc = curl_easy_perform(s->c);
+	if (rc == CURLE_LOGIN_DENIED && s->acct->net.oauth2 && !oauth_retried) {
+		/* A token that looked valid was refused: one new token, one retry. */
+		enum px_err e;
+		char *tok = NULL, *why = NULL;
+
+		oauth_retried = 1;
+		e = oauth2_token(&s->acct->net, s->password, &tok, &why);
+		if (e != PX_OK) {
+			s->fd = -1;
+			s->fresh = 1;
+			s->broken = 1;
+			s->attention = 1;
+			*msg = why;
+			err = e == PX_SOFTWARE ? e : PX_TEMPFAIL;
+			goto out;
+		}
+		util_wipe(&s->password);
+		s->password = tok;
+		curl_easy_setopt(s->c, CURLOPT_XOAUTH2_BEARER, s->password);
+		curl_easy_setopt(s->c, CURLOPT_FRESH_CONNECT, 1L);
+		if (lseek(q->fd, 0, SEEK_SET) != -1)
+			goto again;
+	}
 	s->fd = -1;
 	s->fresh = rc != CURLE_OK;
 	s->broken = rc != CURLE_OK && s->nrcpt == 0;
