@@ -508,6 +508,19 @@ start_faultpop3() {
 	FAULT_PORT=$_PORT FAULT_PID=$_PID FAULT_SPOOL=$dir
 }
 
+# start_authserver DIR [authserver.py options]: the OAuth 2.0 authorization
+# server for the tests (HTTPS, the test CA's localhost certificate). Sets
+# AUTH_PORT, AUTH_PID, AUTH_URL (https://127.0.0.1:PORT), AUTH_SPOOL=DIR.
+start_authserver() {
+	local dir=$1
+	shift
+	mkdir -p "$dir" || return 1
+	make_certs "$T/certs" || return 1
+	_start_py "authserver.py" "$dir/.ready" "$dir/server.log" "$TOP/tests/lib/authserver.py" \
+		--spool "$dir" --cert "$T/certs/server-chain.pem" --key "$T/certs/server.key" "$@" || return 1
+	AUTH_PORT=$_PORT AUTH_PID=$_PID AUTH_SPOOL=$dir AUTH_URL=https://127.0.0.1:$_PORT
+}
+
 # _spool_arg DEFAULT ARGS...: the value of --spool in ARGS, else DEFAULT.
 _spool_arg() {
 	local def=$1
@@ -543,13 +556,22 @@ smtp_wait() { wait_for "[ \$(smtp_count '$1') -ge $2 ]" "${3:-10}"; }
 POP3_USER_UID=nobody
 POP3_USER_GID=nogroup
 
-# start_dovecot [USER:PASS ...]: a real Dovecot POP3 server (default user
-# alice:secret) in $T/dovecot, mail in $T/mail/USER (Maildir, owned by
-# nobody:nogroup). Sets POP3_PORT (plain + STARTTLS), POP3S_PORT (implicit
-# TLS), DOVECOT_PID. Log: $T/dovecot/dovecot.log. Auth mechanisms: PLAIN,
-# LOGIN, APOP, CRAM-MD5, and USER/PASS; plaintext allowed without TLS.
+# start_dovecot [--oauth2 INTROSPECTION_URL] [USER:PASS ...]: a real Dovecot
+# POP3 server (default user alice:secret) in $T/dovecot, mail in
+# $T/mail/USER (Maildir, owned by nobody:nogroup). Sets POP3_PORT (plain +
+# STARTTLS), POP3S_PORT (implicit TLS), DOVECOT_PID. Log:
+# $T/dovecot/dovecot.log. Auth mechanisms: PLAIN, LOGIN, APOP, CRAM-MD5, and
+# USER/PASS; plaintext allowed without TLS. --oauth2 adds XOAUTH2 and
+# OAUTHBEARER through Dovecot's oauth2 passdb, which checks each token at
+# the introspection endpoint (RFC 7662, e.g. authserver.py's).
 start_dovecot() {
-	local d=$T/dovecot users=("$@") u try
+	local d=$T/dovecot users u try
+	_POSTIE_DOVECOT_OAUTH2=
+	if [ "${1:-}" = --oauth2 ]; then
+		_POSTIE_DOVECOT_OAUTH2=$2
+		shift 2
+	fi
+	users=("$@")
 	[ ${#users[@]} -gt 0 ] || users=(alice:secret)
 	if [ -n "$_POSTIE_DOVECOT_PID" ]; then
 		diag "start_dovecot: already running"
@@ -598,10 +620,11 @@ ssl_cert = <$T/certs/server-chain.pem
 ssl_key = <$T/certs/server.key
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login apop cram-md5
+auth_mechanisms = plain login apop cram-md5${_POSTIE_DOVECOT_OAUTH2:+ xoauth2 oauthbearer}
 auth_verbose = yes
 auth_failure_delay = 0
 login_greeting = Postie test Dovecot ready.
+$(_dovecot_oauth2_passdb)
 passdb {
   driver = passwd-file
   args = scheme=PLAIN $d/passwd
@@ -642,6 +665,24 @@ EOF
 		return 1
 	fi
 	return 0
+}
+
+# The oauth2 passdb of start_dovecot --oauth2 (nothing without it).
+_dovecot_oauth2_passdb() {
+	local d=$T/dovecot
+	[ -n "$_POSTIE_DOVECOT_OAUTH2" ] || return 0
+	cat >"$d/oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = $_POSTIE_DOVECOT_OAUTH2
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+tls_ca_cert_file = $T/certs/ca.pem
+EOF
+	chmod 644 "$d/oauth2.conf.ext"
+	printf 'passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}\n' \
+		"$d/oauth2.conf.ext"
 }
 
 # stop_dovecot: stop Dovecot and every process it started.

@@ -50,6 +50,7 @@ import time
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 import servlib
+import smtpd_oauth
 
 
 def write_atomic(path, data):
@@ -105,7 +106,7 @@ class Handler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
-        if self.opts.auth is None:
+        if self.opts.auth is None and not self.opts.oauth_introspect:
             responses = [r for r in responses if not r[4:].startswith("AUTH")]
         extra = (["250-PIPELINING"] if self.opts.pipelining else []) + \
                 (["250-CHUNKING"] if self.opts.chunking else [])
@@ -343,6 +344,7 @@ def parse_args(argv):
                    help="longest line accepted, CRLF included (default 1 MiB)")
     p.add_argument("--timeout", type=float, default=300, help="idle timeout, seconds")
     p.add_argument("--hostname", default="localhost", help="name in greeting and EHLO reply")
+    smtpd_oauth.add_arguments(p)
     p.add_argument("--ready-file", help="write the listening port here once ready")
     p.add_argument("--watch-pid", type=int,
                    help="exit when this process (the test script) is gone")
@@ -363,6 +365,7 @@ def parse_args(argv):
 async def main(opts):
     spool = Spool(opts.spool)
     write_atomic(spool.path("smtpd.pid"), b"%d\n" % os.getpid())
+    smtpd_oauth.install(Handler, opts, spool, record_auth)
     handler = Handler(opts, spool)
     ctx = None
     if opts.mode != "plain":
