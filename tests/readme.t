@@ -188,7 +188,7 @@ strip() { sed -E 's/^usage: //; s/^ +//'; }
 is "$(block sendmail | strip)" "$(sed '/^$/q' "$T/sm.help" | sed '/^$/d' | strip)" \
 	"the sendmail synopsis is the usage of sendmail --help"
 "$POPFETCH" --help >"$T/pf.help" 2>&1
-is "$(block popfetch)" "$(head -n 1 "$T/pf.help" | strip)" "the popfetch synopsis is the usage line of popfetch --help"
+is "$(block popfetch)" "$(sed '/^$/q' "$T/pf.help" | sed '/^$/d' | strip)" "the popfetch synopsis is the usage of popfetch --help"
 
 # ------------------------------------------------------------ popfetch facts and the code
 grep -q 'BATCH_MSGS[[:space:]]*256' "$TOP/popfetch/fetch.c" &&
