@@ -40,12 +40,15 @@ o2http_form(struct sbuf *b, const char *key, const char *value)
 char *
 o2http_host(const char *url)
 {
-	const char *h = strstr(url, "://"), *e;
+	const char *h = strstr(url, "://"), *e, *at;
 
 	if (h == NULL)
 		return strdup("?");
 	h += 3;
 	e = h + strcspn(h, "/?#");
+	/* Never a user name or password written into the URL. */
+	while ((at = memchr(h, '@', (size_t)(e - h))) != NULL)
+		h = at + 1;
 	return xstrndup(h, (size_t)(e - h));
 }
 
@@ -114,6 +117,16 @@ parse_object(const char *s, size_t n)
 	return o;
 }
 
+/* The path of an URL ("" when none). */
+static const char *
+path_of(const char *url)
+{
+	const char *h = strstr(url, "://");
+
+	h = h ? h + 3 : url;
+	return h + strcspn(h, "/?#");
+}
+
 static int warned_verify;
 
 #define SET(opt, val) do { \
@@ -170,7 +183,8 @@ o2http_post(const struct net_cfg *n, const char *url, const char *form, const ch
 	SET(CURLOPT_POSTFIELDSIZE, (long)strlen(form));
 	SET(CURLOPT_WRITEFUNCTION, body_cb);
 	SET(CURLOPT_WRITEDATA, &body);
-	log_info("oauth2: POST %s (%s)", url, what);
+	log_info("oauth2: POST https://%s%.*s (%s)", host, (int)strcspn(path_of(url), "?#"),
+	    path_of(url), what);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

@@ -68,7 +68,7 @@ long long o2http_num(struct json_object *o, const char *key, long long def);
 enum px_err o2http_refusal(const struct oauth2_cfg *o, const char *url, const char *doing,
 	    const struct o2http_reply *r, char **msg);
 
-/* The host part of an URL, for messages (malloc'd; "?" when it has none). */
+/* The host part of an URL, without user information, for messages (malloc'd; "?" when none). */
 char	*o2http_host(const char *url);
 
 /* "run `sendmail --authorize -a NAME`" / "run `popfetch --authorize NAME`" (malloc'd). */

@@ -163,6 +163,9 @@ test_form(void)
 	h = o2http_host("https://login.example.com:8443/x/token?y");
 	tap_is_str(h, "login.example.com:8443", "host of an URL");
 	free(h);
+	h = o2http_host("https://u:p@ss@login.example.com/token");
+	tap_is_str(h, "login.example.com", "host of an URL, without user and password");
+	free(h);
 }
 
 static struct json_object *
