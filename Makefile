@@ -184,7 +184,7 @@ deb:
 	@ls $(DEB_DIR)/*.deb
 
 check-package:
-	@tests/lib/ensure-deps $(DEPS_DEB) lintian python3-aiosmtpd openssl
+	@tests/lib/ensure-deps $(DEPS_DEB) lintian python3-aiosmtpd dovecot-core dovecot-pop3d openssl
 	prove -v tests/package/check.t
 
 .PHONY: all deps deps-bench deps-demo test check-unit check-faults demo bench install \

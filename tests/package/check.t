@@ -205,6 +205,51 @@ if /usr/sbin/sendmail --help 2>&1 | grep -q -- '--serverinfo'; then
 	like "$(cat "$T/last.out")" 'STARTTLS|TLS' "...shows the TLS of the connection"
 fi
 
+# The installed popfetch, as root with /etc/postie.conf: a message from a
+# Dovecot on loopback into an mbox, bytes compared; its state goes to
+# /var/lib/postie/popfetch (which purge must remove).
+if start_dovecot ci:"$PW"; then
+	printf 'From: Alice <alice@example.org>
+To: ci@example.org
+Subject: fetched by the package
+
+GrÃ¼Ãe
+end
+' >"$T/p1"
+	pop3_put ci "$T/p1"
+	cat >>/etc/postie.conf <<CONF
+pop3 "ci" {
+	host = "localhost"
+	port = $POP3_PORT
+	tls = "starttls"
+	tls_ca_file = "$T/certs/ca.pem"
+	user = "ci"
+	password = "$PW"
+	mbox = "$T/ci.mbox"
+}
+CONF
+	cp /etc/postie.conf "$T/conf.saved"
+	check "the installed popfetch polls the account" /usr/bin/popfetch ci
+	"$PY" - "$T/ci.mbox" "$T/p1" >"$T/cmp2" <<'PY'
+import sys
+box = open(sys.argv[1], "rb").read()
+want = open(sys.argv[2], "rb").read()
+first, _, rest = box.partition(b"\n")
+ok = first.startswith(b"From ") and rest == want + b"\n"
+print("same" if ok else "DIFFERENT:\n%r\n%r" % (box, want))
+PY
+	is "$(cat "$T/cmp2")" "same" "the mbox holds the message byte for byte"
+	is "$(pop3_count ci)" 0 "and the server does not any more"
+	[ -n "$(ls /var/lib/postie/popfetch 2>/dev/null)" ] && pass "root's popfetch state is in /var/lib/postie/popfetch" ||
+		fail "root's popfetch state is in /var/lib/postie/popfetch"
+	if /usr/bin/popfetch --help 2>&1 | grep -q -- '--serverinfo'; then
+		check "popfetch --serverinfo ci with the installed configuration" /usr/bin/popfetch --serverinfo ci
+	fi
+	stop_dovecot
+else
+	fail "Dovecot started for the popfetch check"
+fi
+
 # ------------------------------------------------------------ remove, reinstall
 # The smarthost goes down: the next message is queued.
 stop_server "$SMTP_PID"
