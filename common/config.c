@@ -90,6 +90,9 @@ static cfg_opt_t top_opts[] = {
 	CFG_INT("max_parallel", 4, CFGF_NONE),
 	CFG_STR("delivery", "foreground", CFGF_NONE),
 	CFG_INT("connection_cache", 5, CFGF_NONE),
+	CFG_STR("queue_user_messages", "1000", CFGF_NONE),
+	CFG_STR("queue_user_bytes", "100M", CFGF_NONE),
+	CFG_STR("queue_minfree", "50M", CFGF_NONE),
 	CFG_SEC("smtp", smtp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("pop3", pop3_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -639,6 +642,42 @@ default_queue_dir(void)
 	return r;
 }
 
+/* "1048576", "512K", "100M", "2G" (1024-based) -> *v; -1 if not that. */
+static int
+parse_size(const char *s, long long *v)
+{
+	char *end;
+	long long n, mul = 1;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (end == s || n < 0 || errno)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': mul = 1024LL; end++; break;
+	case 'm': case 'M': mul = 1024LL * 1024; end++; break;
+	case 'g': case 'G': mul = 1024LL * 1024 * 1024; end++; break;
+	}
+	if (*end || n > (1LL << 62) / mul)
+		return -1;
+	*v = n * mul;
+	return 0;
+}
+
+/* A size key of the top level into *v; *err names the key and the file. */
+static int
+size_key(cfg_t *top, const char *path, const char *key, int suffixes, long long *v, char **err)
+{
+	const char *s = cfg_getstr(top, key);
+
+	if (s == NULL || parse_size(s, v) == -1 || (!suffixes && strspn(s, "0123456789") != strlen(s))) {
+		*err = strfmt("%s: %s must be a number%s, not \"%s\"", path, key,
+		    suffixes ? " of bytes, optionally with K, M or G" : "", s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
 /* 1 if any section sets a password (or an OAuth 2.0 client secret) in the file. */
 static int
 has_password(cfg_t *top)
@@ -801,6 +840,11 @@ conf_load(const char *path, int must_exist, char **err)
 		    cf->connection_cache);
 		goto fail;
 	}
+
+	if (size_key(top, cf->path, "queue_user_messages", 0, &cf->queue_user_messages, err) == -1 ||
+	    size_key(top, cf->path, "queue_user_bytes", 1, &cf->queue_user_bytes, err) == -1 ||
+	    size_key(top, cf->path, "queue_minfree", 1, &cf->queue_minfree, err) == -1)
+		goto fail;
 
 	cf->nsmtp = cfg_size(top, "smtp");
 	cf->smtp = calloc(cf->nsmtp + 1, sizeof *cf->smtp);

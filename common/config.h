@@ -90,6 +90,10 @@ struct postie_cfg {
 	int	 max_parallel;
 	char	 delivery;	/* 'i' foreground (default), 'b' background, 'q' queue only */
 	long	 connection_cache;	/* seconds an idle SMTP connection is kept for the next sendmail, 0 = off */
+	/* Shared spool: what one user other than root may keep queued (0 = no limit). */
+	long long queue_user_messages;
+	long long queue_user_bytes;
+	long long queue_minfree;	/* bytes left free on the queue's file system, 0 = none */
 	struct smtp_account *smtp;
 	size_t	 nsmtp;
 	struct pop3_account *pop3;

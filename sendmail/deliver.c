@@ -419,6 +419,7 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 {
 	struct qentry q;
 	struct msgctx m;
+	struct qlimits lim;
 	struct smtp_conn *c;
 	struct verdict v;
 	FILE *out = NULL;
@@ -427,7 +428,18 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 
 	memset(res, 0, sizeof *res);
 	memset(&m, 0, sizeof m);
-	if (q_init(cfg->queue_dir, &err) == -1 || q_create(cfg->queue_dir, &q, &out, &err) == -1) {
+	if (q_init(cfg->queue_dir, &err) == -1) {
+		res->err = PX_CANTCREAT;
+		res->msg = err;
+		return;
+	}
+	/* A user at a limit, or a full file system: refused before a byte is read. */
+	if (limits_begin(cfg, &lim, &err) != PX_OK) {
+		res->err = PX_TEMPFAIL;
+		res->msg = err;
+		return;
+	}
+	if (q_create(cfg->queue_dir, &q, &out, &err) == -1) {
 		res->err = PX_CANTCREAT;
 		res->msg = err;
 		return;
@@ -436,7 +448,18 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	m.cfg = cfg;
 	m.env = &q.env;
 	m.qid = q.id;
+	limits_arm(&lim);
 	e = message_read(&m, r, out);
+	if (e == PX_OK && fflush(out) == EOF) {
+		e = PX_IOERR;
+		m.errmsg = strfmt("cannot write the spool file: %s", strerror(errno));
+	}
+	if (limits_disarm(&lim, cfg, &err)) {
+		/* The message passed the user's bytes or the free space while it was written. */
+		e = PX_TEMPFAIL;
+		free(m.errmsg);
+		m.errmsg = err;
+	}
 	res->dot_seen = m.dot_seen;
 	res->too_big = m.too_big;
 	if (e == PX_OK && o->need_dot && !m.dot_seen) {
@@ -449,12 +472,21 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 		res->msg = m.errmsg ? m.errmsg : strdup("cannot read the message");
 		return;
 	}
+	if (limits_commit(cfg, &lim, q.env.size, &err) != PX_OK) {
+		limits_release(&lim);
+		q_abort(&q, out);
+		res->err = PX_TEMPFAIL;
+		res->msg = err;
+		return;
+	}
 	if (q_commit(&q, out, &err) == -1) {
+		limits_release(&lim);
 		q_abort(&q, NULL);
 		res->err = PX_IOERR;
 		res->msg = err;
 		return;
 	}
+	limits_release(&lim);
 	snprintf(res->id, sizeof res->id, "%s", q.id);
 	log_info("queued as %s (%lld bytes) for account \"%s\"", q.id, (long long)q.env.size,
 	    m.acct->name);

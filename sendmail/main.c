@@ -67,8 +67,9 @@ static const char help_text[] =
 "\n"
 "Exit status: 0 sent or queued, 64 usage, 65 data error, 66 attachment unreadable,\n"
 "67 all recipients refused, 69 refused, 73 no queue directory, 74 cannot write\n"
-"the queue (disk full), 75 temporary failure (queue = \"never\"), 77 --requeue\n"
-"of another user's message or --authorize refused, 78 configuration error.\n";
+"the queue (disk full), 75 temporary failure (queue = \"never\", or a queue\n"
+"limit), 77 --requeue of another user's message or --authorize refused,\n"
+"78 configuration error.\n";
 
 static int
 usage(const char *why)

@@ -9,7 +9,9 @@
 #ifndef SENDMAIL_H
 #define SENDMAIL_H
 
+#include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -139,6 +141,29 @@ time_t	 q_backoff(int attempts);
 void	 q_clean(const char *dir);
 int	 q_print(const char *dir, FILE *out);
 int	 strcmp_p(const void *a, const void *b);
+
+/*
+ * limits.c: queue_user_messages, queue_user_bytes (a user other than root
+ * in a shared spool) and queue_minfree (everyone).  limits_begin() before
+ * the message is read; limits_arm()/limits_disarm() around writing it (a
+ * file size bound: disarm returns 1, with *msg, when the message hit it);
+ * limits_commit() before q_commit(), holding a per-user lock until
+ * limits_release().  Refusals are PX_TEMPFAIL with a one-line *msg.
+ */
+struct qlimits {
+	int	 per_user;	/* a shared spool and a caller other than root */
+	long long max_file;	/* bound for the message's files, -1 = none */
+	char	 bound;		/* 'u' the user's bytes, 'f' the free space */
+	int	 armed;
+	int	 lockfd;
+	struct rlimit old_rl;
+	struct sigaction old_sa;
+};
+enum px_err limits_begin(struct postie_cfg *cfg, struct qlimits *l, char **msg);
+void	 limits_arm(struct qlimits *l);
+int	 limits_disarm(struct qlimits *l, struct postie_cfg *cfg, char **msg);
+enum px_err limits_commit(struct postie_cfg *cfg, struct qlimits *l, off_t size, char **msg);
+void	 limits_release(struct qlimits *l);
 
 /* message.c: reads stdin (fd) and writes the completed message to out. */
 struct msgctx {
