@@ -14,12 +14,7 @@
 
 make_certs "$T/certs"
 start_smtpd "$T/smtp" --plain --auth alice:topsecret || bail_out "smtpd"
-put_conf "domain = \"example.org\"
-aliases = \"\"
-log = \"none\"
-queue_dir = \"$SPOOL\"
-connection_cache = 0
-smtp \"default\" {
+put_conf "smtp \"default\" {
 	host = \"127.0.0.1\"
 	port = $SMTP_PORT
 	tls = \"none\"

@@ -16,12 +16,7 @@ install -d -o root -g "$GRP" -m 2770 "$SPOOL/tmp" "$SPOOL/failed"
 
 # limits MESSAGES BYTES MINFREE: the configuration (the smarthost is down).
 limits() {
-	put_conf "domain = \"example.org\"
-aliases = \"\"
-log = \"none\"
-queue_dir = \"$SPOOL\"
-connection_cache = 0
-queue_user_messages = $1
+	put_conf "queue_user_messages = $1
 queue_user_bytes = $2
 queue_minfree = $3
 smtp \"default\" { host = \"127.0.0.1\" port = 1 tls = \"none\" }"

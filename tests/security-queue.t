@@ -13,16 +13,10 @@ start_smtpd "$T/smtp" --plain || bail_out "smtpd"
 start_faultsmtp stall-greeting || bail_out "faultsmtp"
 SLOW_PORT=$FAULT_PORT
 SLOW=$FAULT_SPOOL
-# write_system_conf [TOP LINES]: accounts "default" (smtpd), "slow" (never
-# greets), "down" (nothing listens).
+# write_system_conf [CONNECTION_CACHE]: accounts "default" (smtpd), "slow"
+# (never greets), "down" (nothing listens).
 write_system_conf() {
-	put_conf "domain = \"example.org\"
-aliases = \"\"
-log = \"$LOGF\"
-queue_dir = \"$SPOOL\"
-connection_cache = 0
-timeout = 20
-$1
+	SYS_LOG=$LOGF SYS_CACHE=${1:-0} put_conf "timeout = 20
 smtp \"default\" { host = \"127.0.0.1\" port = $SMTP_PORT tls = \"none\" }
 smtp \"slow\" { host = \"127.0.0.1\" port = $SLOW_PORT tls = \"none\" }
 smtp \"down\" { host = \"127.0.0.1\" port = 1 tls = \"none\" }"
@@ -180,7 +174,7 @@ like "$(ls -a "$SPOOL/tmp")" ".runner.$UID1.default" "user one's runner lock"
 like "$(ls -a "$SPOOL/tmp")" ".runner.$UID2.default" "user two's runner lock, its own"
 
 # ----------------------------------------- the connection keeper, per uid
-write_system_conf "connection_cache = 30"
+write_system_conf 30
 printf 'Subject: keep\n\nbody\n' | as "$U1" "$SM" -i one@example.org
 N=$((N + 1))
 smtp_wait "$T/smtp" "$N" 10 || fail "user one's send arrived"

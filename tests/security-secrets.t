@@ -28,12 +28,7 @@ install -m 0640 -g "$GRP" /dev/null "$T/etc/secret"
 printf 'topsecret\n' >"$T/etc/secret"
 install -d -m 0777 "$T/dump"
 conf() {
-	put_conf "domain = \"example.org\"
-aliases = \"\"
-log = \"none\"
-queue_dir = \"$SPOOL\"
-connection_cache = 0
-smtp \"default\" {
+	put_conf "smtp \"default\" {
 	host = \"$1\"
 	port = $2
 	tls = \"none\"

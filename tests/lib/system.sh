@@ -17,7 +17,9 @@
 #   as U CMD...        run CMD as user U (setpriv: no PAM, no session)
 #   as_exec U CMD...   the same, replacing the shell: `as_exec U CMD &` makes
 #                      $! the command's own pid
-#   put_conf TEXT      the system configuration (mode and group kept)
+#   put_conf TEXT      the system configuration (mode and group kept): domain
+#                      example.org, no aliases, log $SYS_LOG (default "none"),
+#                      queue_dir $SPOOL, connection_cache $SYS_CACHE (0), TEXT
 #   spool_ids          queue ids in $SPOOL, oldest first
 
 [ "$(id -u)" = 0 ] || skip_all "needs root to create users and a setgid install"
@@ -86,6 +88,9 @@ as_exec() {
 	exec setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups --reset-env -- "$@"
 }
 
-put_conf() { printf '%s\n' "$1" >"$CONF"; }
+put_conf() {
+	printf 'domain = "example.org"\naliases = ""\nlog = "%s"\nqueue_dir = "%s"\nconnection_cache = %s\n%s\n' \
+		"${SYS_LOG:-none}" "$SPOOL" "${SYS_CACHE:-0}" "$1" >"$CONF"
+}
 
 spool_ids() { ls "$SPOOL" | sed -n 's/\.env$//p' | sort; }
