@@ -342,7 +342,7 @@ net_classify(CURL *c, CURLcode rc, const struct net_cfg *n, struct net_trace *t,
 		*msg = strfmt("%s (%s): will not send the login over an unencrypted connection "
 		    "to a host that is not on loopback: use tls = \"tls\" or \"starttls\", or "
 		    "set tls_required = false to allow it", n->host, t->refused_peer);
-		return PX_NOPERM;
+		return PX_CONFIG;
 	}
 	switch (rc) {
 	case CURLE_OK:
