@@ -214,6 +214,35 @@ delete_done(struct fetch *f, size_t from, size_t to, int seen_too)
 	return 0;
 }
 
+/* Forgets the messages of a batch that did not stay in the destination. */
+static void
+unmark(struct fetch *f, unsigned char *pending, size_t from, size_t to)
+{
+	size_t k;
+
+	for (k = from; k < to; k++)
+		if (pending[k]) {
+			pending[k] = 0;
+			f->v[k].done = 0;
+			f->ndone--;
+		}
+}
+
+/* The state could not be saved (err, msg): the batch is taken back out. */
+static void
+undo_batch(struct fetch *f, enum px_err err, char *msg, unsigned char *pending, size_t from,
+    size_t to)
+{
+	char *what = NULL;
+
+	if (dest_undo(f->dest, &what) == PX_OK)
+		unmark(f, pending, from, to);
+	fail(f, err, strfmt("%s; %s; nothing was deleted on the server", msg,
+	    what ? what : "no message was delivered"));
+	free(msg);
+	free(what);
+}
+
 /* Runs batches over the wanted messages. */
 static void
 fetch_batches(struct fetch *f)
@@ -260,22 +289,25 @@ fetch_batches(struct fetch *f)
 		}
 		/* One fsync covers the batch; only then is anything recorded. */
 		if ((e = dest_commit(f->dest, &msg)) != PX_OK) {
+			/* The batch is out of the destination again: keep it on the server. */
 			fail(f, e, msg);
-			for (k = first; k < i; k++)
-				if (pending[k]) {
-					pending[k] = 0;
-					f->ndone--;
-				}
+			unmark(f, pending, first, i);
+			dest_batch_end(f->dest);
 			break;
 		}
 		for (k = first; k < i; k++)
 			if (pending[k])
 				f->v[k].done = 1;
 		if ((e = us_save(&f->us, f->v, f->n, &msg)) != PX_OK) {
-			/* Delivered but not recorded: keep them on the server. */
-			fail(f, e, msg);
+			/*
+			 * Delivered but not recorded: the next poll would deliver
+			 * the batch again.  Take it back out; nothing is deleted.
+			 */
+			undo_batch(f, e, msg, pending, first, i);
+			dest_batch_end(f->dest);
 			break;
 		}
+		dest_batch_end(f->dest);
 		if (!f->keep && f->conn_ok && delete_done(f, first, i, 0) == -1)
 			break;
 	}
@@ -293,7 +325,7 @@ choose(struct fetch *f, struct poll_result *res)
 
 	for (i = 0; i < f->n; i++) {
 		m = &f->v[i];
-		m->seen = f->a->only_new && us_has(&f->us, m->uidl);
+		m->seen = f->a->only_new && us_has(&f->us, m->uidl, m->size);
 		if (m->seen)
 			continue;
 		if (f->a->max_size > 0 && m->size > f->a->max_size) {
@@ -368,6 +400,13 @@ out:
 			free(msg);
 		/* Only QUIT's +OK makes deletions happen. */
 		res->ndeleted = f.pop.quit_reply == 1 ? f.pop.ndele_ok : 0;
+	}
+	/* The state keeps only what is still on the server (and fills in sizes). */
+	if (f.us.path && f.v && us_changed(&f.us, f.v, f.n) &&
+	    (e = us_save(&f.us, f.v, f.n, &msg)) != PX_OK) {
+		fail(&f, e, strfmt("%s; the messages deleted from the server stay recorded "
+		    "as delivered", msg));
+		free(msg);
 	}
 	for (i = 0; i < f.n; i++)
 		if (f.v[i].done) {

@@ -1,17 +1,25 @@
 /*
- * pop3.c: a POP3 session, pipelined.
+ * pop3.c: a POP3 session, pipelined, on the connection libcurl made.
  *
- * libcurl makes the connection and logs in (TLS or STARTTLS, certificate
- * checks, SASL, USER/PASS or APOP, the redacted -v trace: all of
- * common/net.c) with CURLOPT_CONNECT_ONLY; after that we speak POP3
- * ourselves over curl_easy_send() and curl_easy_recv(), on libcurl's
- * connection and TLS session.  That lets us do what libcurl's one-command-
- * per-request POP3 cannot:
+ * libcurl connects and secures the connection (TLS or STARTTLS, certificate
+ * checks, the redacted -v trace: common/net.c) with CURLOPT_CONNECT_ONLY
+ * and no user name, so it stops after the greeting, CAPA and STLS; the
+ * greeting (its APOP timestamp) and the capabilities are caught on the way
+ * by the trace hook.  Then we log in ourselves through common/sasl.c (the
+ * mechanism chosen, the initial response, fallback to the next one
+ * offered) and speak POP3 over curl_easy_send() and curl_easy_recv(), on
+ * libcurl's connection and TLS session.  That lets us do what libcurl's
+ * one-command-per-request POP3 cannot:
  *
  *  - pipelining (RFC 2449): when the server offers PIPELINING, the RETR
- *    commands of the messages planned with pop3_plan() go out ahead, up
- *    to a window of commands and bytes, and DELE commands go out without
- *    waiting for their replies; replies are read in order from a queue;
+ *    commands of the messages planned with pop3_plan() go out ahead, in
+ *    flights, up to a window of bytes (the LIST sizes of the messages
+ *    asked for, and the bytes of the commands not yet answered); DELE
+ *    commands go out with the next flight without waiting for their
+ *    replies, and QUIT with the last DELEs; replies are read in order;
+ *  - UTF8 (RFC 6856) after the login when CAPA lists it, so that a server
+ *    such as Courier sends messages with UTF-8 headers as they are rather
+ *    than a "cannot display" notice; the bytes are kept as received;
  *  - certainty about the end of a message: a body ends with the "."
  *    line, and a connection closed before it is an error, never a short
  *    message;
@@ -20,8 +28,9 @@
  *
  * DELE is only a mark until QUIT: the server expunges the marked messages
  * when it processes QUIT, and forgets them if the connection drops.
- * pop3_close() reads every outstanding reply, then sends QUIT and checks
- * its +OK.
+ * pop3_close() sends QUIT behind whatever is still owed, reads every reply
+ * (each DELE's is checked) and then QUIT's +OK; only then do the messages
+ * whose DELE was answered +OK count as deleted.
  */
 #include <errno.h>
 #include <poll.h>
@@ -34,11 +43,13 @@
 #include "log.h"
 #include "oauth2.h"
 #include "popfetch.h"
+#include "sasl.h"
+#include "tlsinfo.h"
 
 #define IBUF		65536
 #define STATUS_MAX	8192	/* a status line longer than this is nonsense */
 #define LISTING_LINE_MAX 1024	/* so is a LIST or UIDL line */
-#define WINDOW_BYTES	(1024 * 1024)	/* RETR bytes in flight (by LIST size) */
+#define WINDOW_BYTES	(4 * 1024 * 1024)	/* RETR bytes in flight (by LIST size) */
 
 /* ---- I/O on libcurl's connection ---- */
 
@@ -136,6 +147,7 @@ flush_out(struct pop3 *p, char **msg)
 			return -1;
 	}
 	sb_reset(&p->out);
+	p->nunsent = 0;
 	return 0;
 }
 
@@ -240,41 +252,96 @@ refused:
 
 /* ---- commands and replies ---- */
 
+/* Unanswered command bytes: far below what socket buffers hold, so sending never waits on reading. */
+#define CMD_WINDOW	(32 * 1024)
+#define TOP_GUESS	2048	/* bytes a TOP reply is counted for in the window */
+
+static int
+grow_queue(struct pop3 *p)
+{
+	struct pop3_pending *nq;
+	size_t ncap = p->qcap ? p->qcap * 2 : 64, i;
+
+	if ((nq = malloc(ncap * sizeof *nq)) == NULL)
+		return -1;
+	for (i = 0; i < p->qlen; i++)
+		nq[i] = p->q[(p->qhead + i) % p->qcap];
+	free(p->q);
+	p->q = nq;
+	p->qcap = ncap;
+	p->qhead = 0;
+	return 0;
+}
+
+/* Shows a command in -v, without its credential. */
+static void
+show_cmd(const char *line, int secret)
+{
+	const char *sp;
+	int keep = 0;
+
+	if (!secret) {
+		log_error("> %s", line);
+		return;
+	}
+	/* "AUTH PLAIN x", "APOP user digest": the first two words; "PASS x": the first. */
+	if (strncasecmp(line, "AUTH ", 5) == 0 || strncasecmp(line, "APOP ", 5) == 0) {
+		if ((sp = strchr(line + 5, ' ')) != NULL)
+			keep = (int)(sp - line);
+	} else if (strncasecmp(line, "PASS ", 5) == 0)
+		keep = 4;
+	if (keep)
+		log_error("> %.*s <redacted>", keep, line);
+	else
+		log_error("> <redacted>");
+}
+
+/* Queues a command line (CRLF added) whose reply is owed; 0 or -1 (out of memory). */
+static int
+queue_line(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long size,
+    const char *line, int secret)
+{
+	struct pop3_pending *q;
+	size_t start = p->out.len, len = strlen(line) + 2;
+
+	if (p->qlen == p->qcap && grow_queue(p) == -1)
+		return -1;
+	if (p->t.verbose)
+		show_cmd(line, secret);
+	if (sb_adds(&p->out, line) == -1 || sb_adds(&p->out, "\r\n") == -1) {
+		p->out.len = start;
+		return -1;
+	}
+	q = &p->q[(p->qhead + p->qlen) % p->qcap];
+	q->kind = kind;
+	q->num = num;
+	q->size = size > 0 ? size : 0;
+	q->len = len;
+	p->qlen++;
+	p->nunsent++;
+	if (kind == POP3_RETR || kind == POP3_TOP)
+		p->qget++;
+	p->qbytes += q->size;
+	p->qcmd += len;
+	return 0;
+}
+
 static int
 queue_cmd(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long size,
     const char *fmt, ...)
 {
 	va_list ap;
-	size_t start = p->out.len;
-	struct pop3_pending *q;
 	char *line;
 	int r;
 
-	if (p->qlen == POP3_QUEUE)
-		return -1;
 	va_start(ap, fmt);
 	r = vasprintf(&line, fmt, ap);
 	va_end(ap);
 	if (r < 0)
 		return -1;
-	if (p->t.verbose)
-		log_error("> %s", line);
-	sb_adds(&p->out, line);
-	if (sb_adds(&p->out, "\r\n") == -1) {
-		p->out.len = start;
-		free(line);
-		return -1;
-	}
+	r = queue_line(p, kind, num, size, line, 0);
 	free(line);
-	q = &p->q[(p->qhead + p->qlen) % POP3_QUEUE];
-	q->kind = kind;
-	q->num = num;
-	q->size = size > 0 ? size : 0;
-	p->qlen++;
-	if (kind == POP3_RETR || kind == POP3_TOP)
-		p->qget++;
-	p->qbytes += q->size;
-	return 0;
+	return r;
 }
 
 /* Reads the status line of the oldest outstanding reply: 1 +OK, 0 -ERR, -1 failure. */
@@ -285,14 +352,18 @@ read_status(struct pop3 *p, struct pop3_pending *done, char **msg)
 		io_fail(p, msg, "internal error: no reply expected");
 		return -1;
 	}
-	if (flush_out(p, msg) == -1 || read_line(p, STATUS_MAX, msg) == -1)
+	/* The oldest command is still in our buffer: send what waits. */
+	if (p->nunsent == p->qlen && flush_out(p, msg) == -1)
+		return -1;
+	if (read_line(p, STATUS_MAX, msg) == -1)
 		return -1;
 	*done = p->q[p->qhead];
-	p->qhead = (p->qhead + 1) % POP3_QUEUE;
+	p->qhead = (p->qhead + 1) % p->qcap;
 	p->qlen--;
 	if (done->kind == POP3_RETR || done->kind == POP3_TOP)
 		p->qget--;
 	p->qbytes -= done->size;
+	p->qcmd -= done->len;
 	if (p->t.verbose)
 		log_error("< %.*s", (int)(p->line.len > 500 ? 500 : p->line.len), p->line.s);
 	sb_reset(&p->reply);
@@ -307,7 +378,8 @@ read_status(struct pop3 *p, struct pop3_pending *done, char **msg)
 
 /*
  * A -ERR to a command.  RFC 2449 and 3206 response codes tell temporary
- * from permanent.
+ * from permanent: [IN-USE], [LOGIN-DELAY] and [SYS/TEMP] say "later",
+ * [AUTH] "the credentials", [SYS/PERM] and no code "no".
  */
 static enum px_err
 refused(struct pop3 *p, char **msg)
@@ -322,26 +394,57 @@ refused(struct pop3 *p, char **msg)
 	return PX_UNAVAILABLE;
 }
 
-/* Reads the oldest reply for nobody in particular (a DELE, or a body ahead). */
+/* The message of this session numbered num, or NULL. */
+static struct pop3_msg *
+msg_of(struct pop3 *p, unsigned long num)
+{
+	size_t lo = 0, hi = p->nmsgs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (p->msgs[mid].num == num)
+			return &p->msgs[mid];
+		if (p->msgs[mid].num < num)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Reads the oldest reply for nobody in particular (a DELE, UTF8, or a body ahead). */
 static int
 consume(struct pop3 *p, char **msg)
 {
 	struct pop3_pending d;
-	char *m = NULL;
+	struct pop3_msg *m;
+	char *e = NULL;
 	int r;
 
 	if ((r = read_status(p, &d, msg)) == -1)
 		return -1;
-	if (d.kind == POP3_DELE) {
-		if (r == 1)
+	switch (d.kind) {
+	case POP3_DELE:
+		if (r == 1) {
 			p->ndele_ok++;
-		else if (p->dele_err == NULL) {
-			p->dele_class = refused(p, &m);
-			p->dele_err = m;
+			if ((m = msg_of(p, d.num)) != NULL)
+				m->dele_ok = 1;
+		} else if (p->dele_err == NULL) {
+			p->dele_class = refused(p, &e);
+			p->dele_err = e;
 		}
 		return 0;
+	case POP3_UTF8:
+		p->utf8_on = r == 1;
+		log_info("%s: UTF8 %s: %s", p->net->host, r == 1 ? "enabled" : "refused",
+		    p->reply.s);
+		return 0;
+	case POP3_SIMPLE:
+		return 0;
+	default:
+		break;
 	}
-	if (r == 1 && d.kind != POP3_SIMPLE && read_body(p, NULL, NULL, msg) != 0)
+	if (r == 1 && read_body(p, NULL, NULL, msg) != 0)
 		return -1;
 	return 0;
 }
@@ -367,54 +470,57 @@ queued(const struct pop3 *p, enum pop3_kind kind, unsigned long num)
 	const struct pop3_pending *q;
 
 	for (i = 0; i < p->qlen; i++) {
-		q = &p->q[(p->qhead + i) % POP3_QUEUE];
+		q = &p->q[(p->qhead + i) % p->qcap];
 		if (q->kind == kind && q->num == num)
 			return 1;
 	}
 	return 0;
 }
 
-/* Sends planned commands ahead while the window allows (pipelining only). */
+/*
+ * Sends planned commands ahead (pipelining only), in flights: once half
+ * the window is free, as many as fit.  A message larger than the window
+ * goes alone.
+ */
 static void
 top_up(struct pop3 *p)
 {
 	const struct pop3_pending *n;
+	long long size;
 
-	if (!p->pipelining)
+	if (!p->pipelining || (p->qget > 0 && p->qbytes > WINDOW_BYTES / 2))
 		return;
-	while (p->plannext < p->nplan && p->qget < POP3_AHEAD && p->qlen < POP3_QUEUE - 1 &&
-	    !pf_stop) {
+	while (p->plannext < p->nplan && !pf_stop) {
 		n = &p->plan[p->plannext];
-		if (p->qget > 0 && p->qbytes + n->size > WINDOW_BYTES)
+		size = n->kind == POP3_TOP ? TOP_GUESS : n->size;
+		if (p->qget > 0 && (p->qbytes + size > WINDOW_BYTES || p->qcmd + 32 > CMD_WINDOW))
 			break;
-		if (n->kind == POP3_TOP ? queue_cmd(p, POP3_TOP, n->num, 0, "TOP %lu 0", n->num) :
-		    queue_cmd(p, POP3_RETR, n->num, n->size, "RETR %lu", n->num))
+		if (n->kind == POP3_TOP ? queue_cmd(p, POP3_TOP, n->num, TOP_GUESS, "TOP %lu 0",
+		    n->num) : queue_cmd(p, POP3_RETR, n->num, n->size, "RETR %lu", n->num))
 			break;
 		p->plannext++;
 	}
 }
 
 /*
- * Makes room in the queue for one more command by reading the oldest
- * reply (a body sent ahead is then read for nothing, and asked for again
- * later; with POP3_QUEUE far above POP3_AHEAD plus a batch of DELE, that
- * does not happen).
+ * Before one more command that is not part of a flight: reads the oldest
+ * replies while the commands not answered yet would exceed CMD_WINDOW.
  */
 static int
 room(struct pop3 *p, char **msg)
 {
-	while (p->qlen >= POP3_QUEUE - 1)
+	while (p->qlen > 0 && p->qcmd + 32 > CMD_WINDOW)
 		if (consume(p, msg) == -1)
 			return -1;
 	return 0;
 }
 
-/* ---- the interface ---- */
+/* ---- connecting and logging in ---- */
 
 /*
- * Watches the CAPA replies libcurl asks for while logging in (the last one
- * counts: after STARTTLS the server may say more): PIPELINING decides
- * whether we send commands ahead.  Saves a CAPA of our own.
+ * Watches what libcurl says and hears while it connects: the greeting,
+ * and the CAPA reply (the last one counts: after STLS the server may say
+ * more).
  */
 static void
 capa_hook(void *arg, int out, const char *line, size_t len)
@@ -422,17 +528,124 @@ capa_hook(void *arg, int out, const char *line, size_t len)
 	struct pop3 *p = arg;
 
 	if (out) {
-		if (len == 4 && strncasecmp(line, "CAPA", 4) == 0)
-			p->pipelining = 0;
+		if (len == 4 && strncasecmp(line, "CAPA", 4) == 0) {
+			p->capa_state = 1;
+			p->capa_ok = 0;
+			sb_reset(&p->capa);
+		}
 		return;
 	}
-	if (len == 10 && strncasecmp(line, "PIPELINING", 10) == 0)
-		p->pipelining = 1;
+	if (!p->greeted) {
+		p->greeted = 1;
+		sb_addn(&p->greeting, line, len > 1000 ? 1000 : len);
+		return;
+	}
+	switch (p->capa_state) {
+	case 1:		/* the status line */
+		p->capa_state = len >= 3 && strncmp(line, "+OK", 3) == 0 ? 2 : 0;
+		p->capa_ok = p->capa_state == 2;
+		break;
+	case 2:
+		if (len == 1 && line[0] == '.') {
+			p->capa_state = 0;
+			break;
+		}
+		if (p->capa.len < 8192) {
+			sb_addn(&p->capa, line, len > 500 ? 500 : len);
+			sb_addc(&p->capa, '\n');
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* The capability line that starts with the word name, or NULL (in p->capa). */
+static const char *
+capa_line(const struct pop3 *p, const char *name, size_t *len)
+{
+	const char *s = p->capa.s, *nl;
+	size_t n = strlen(name), l;
+
+	for (; s && *s; s = nl + 1) {
+		if ((nl = strchr(s, '\n')) == NULL)
+			break;
+		l = (size_t)(nl - s);
+		if (l >= n && strncasecmp(s, name, n) == 0 && (l == n || s[n] == ' ')) {
+			*len = l;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+int
+pop3_has_capa(const struct pop3 *p, const char *name)
+{
+	size_t len;
+
+	return capa_line(p, name, &len) != NULL;
+}
+
+/* sasl.h's line I/O: one line out, one reply in, nothing pipelined. */
+static int
+sasl_send(void *arg, const char *line, int secret)
+{
+	struct pop3 *p = arg;
+	int r;
+
+	if (p->dead)
+		return -1;
+	if (p->t.verbose)
+		show_cmd(line, secret);
+	if (sb_adds(&p->out, line) == -1 || sb_adds(&p->out, "\r\n") == -1) {
+		io_fail(p, &p->ioerr, "out of memory");
+		return -1;
+	}
+	r = flush_out(p, &p->ioerr);
+	if (secret && p->out.s)
+		explicit_bzero(p->out.s, p->out.cap);
+	sb_reset(&p->out);
+	return r;
+}
+
+static int
+sasl_recv(void *arg, int *code, const char **text)
+{
+	struct pop3 *p = arg;
+	const char *s;
+
+	if (read_line(p, STATUS_MAX, &p->ioerr) == -1)
+		return -1;
+	s = p->line.s;
+	if (p->t.verbose)
+		log_error("< %.*s", (int)(p->line.len > 500 ? 500 : p->line.len), s);
+	sb_reset(&p->reply);
+	sb_addn(&p->reply, s, p->line.len > 300 ? 300 : p->line.len);
+	if (strncmp(s, "+OK", 3) == 0) {
+		*code = 1;
+		s += 3;
+	} else if (strncmp(s, "-ERR", 4) == 0) {
+		*code = -1;
+		s += 4;
+	} else if (s[0] == '+') {
+		*code = 2;
+		s += 1;
+	} else {
+		io_fail(p, &p->ioerr, "the server's reply is not POP3");
+		return -1;
+	}
+	if (*s == ' ')
+		s++;
+	*text = s;
+	return 0;
 }
 
 enum px_err
-pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
+pop3_connect(struct pop3 *p, const struct net_cfg *n, int flags, char **msg)
 {
+	static char none[] = "none";
+	struct net_cfg conn;
 	char *err = NULL;
 	enum px_err e;
 	CURLcode rc;
@@ -441,57 +654,143 @@ pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
 	memset(p, 0, sizeof *p);
 	p->net = n;
 	p->sock = CURL_SOCKET_BAD;
-	net_trace_init(&p->t, verbose);
+	net_trace_init(&p->t, (flags & POP3_VERBOSE) != 0);
 	sb_init(&p->line);
 	sb_init(&p->reply);
 	sb_init(&p->out);
+	sb_init(&p->capa);
+	sb_init(&p->greeting);
 	if ((p->ibuf = malloc(IBUF)) == NULL || (p->c = curl_easy_init()) == NULL) {
 		*msg = strdup(net_curl_error());
 		return PX_SOFTWARE;
 	}
 	/* The password is needed only for a login (and its command only then runs). */
 	if (n->oauth2) {
+		/* An OAuth 2.0 access token takes the password's place. */
 		if ((e = oauth2_token(n, NULL, &p->password, msg)) != PX_OK)
 			return e;
-	} else if (n->user && strcmp(n->auth, "none") != 0)
+	} else if (n->user && strcmp(n->auth, "none") != 0) {
 		p->password = conf_password(n, &err);
-	if (err) {
+		if (err) {
+			*msg = err;
+			return PX_CONFIG;
+		}
+		if (p->password == NULL && strcmp(n->auth, "external") != 0) {
+			*msg = strfmt("user \"%s\" is set but neither password nor password_command",
+			    n->user);
+			return PX_CONFIG;
+		}
+	}
+	/*
+	 * libcurl connects and secures the connection; without a user name it
+	 * stops after the greeting, CAPA and STLS, and the login is ours.
+	 */
+	conn = *n;
+	conn.auth = none;
+	conn.user = NULL;
+	if (net_setup(p->c, NET_POP3, &conn, NULL, "", &p->t, &err) == -1) {
 		*msg = err;
 		return PX_CONFIG;
 	}
-	if (net_setup(p->c, NET_POP3, n, p->password, "", &p->t, &err) == -1) {
-		*msg = err;
-		return PX_CONFIG;
-	}
-	/* Greeting, STARTTLS, authentication: libcurl's, then the connection is ours. */
+	if (flags & POP3_CERTINFO)
+		tls_info_enable(p->c);
 	curl_easy_setopt(p->c, CURLOPT_CONNECT_ONLY, 1L);
 	p->t.hook = capa_hook;
 	p->t.hook_arg = p;
-	rc = curl_easy_perform(p->c);
-	if (rc == CURLE_LOGIN_DENIED && n->oauth2) {
-		/* A token that looked valid was refused: one new token, one retry. */
-		char *tok = NULL;
-
-		if ((e = oauth2_token(n, p->password, &tok, msg)) != PX_OK)
-			return e;
-		util_wipe(&p->password);
-		p->password = tok;
-		curl_easy_setopt(p->c, CURLOPT_XOAUTH2_BEARER, p->password);
-		rc = curl_easy_perform(p->c);
-	}
-	if (rc != CURLE_OK)
+	if ((rc = curl_easy_perform(p->c)) != CURLE_OK)
 		return net_classify(p->c, rc, n, &p->t, msg);
+	p->t.hook = NULL;
 	if (curl_easy_getinfo(p->c, CURLINFO_ACTIVESOCKET, &p->sock) != CURLE_OK ||
 	    p->sock == CURL_SOCKET_BAD) {
-		*msg = strfmt("%s: no connection after login", n->host);
+		*msg = strfmt("%s: no connection after the greeting", n->host);
 		return PX_SOFTWARE;
 	}
-	p->t.hook = NULL;
 	p->open = 1;
 	/* From here the dialogue is ours, and so is its -v trace. */
 	curl_easy_setopt(p->c, CURLOPT_VERBOSE, 0L);
-	log_info("%s: %s", n->host, p->pipelining ? "pipelining" : "no pipelining");
+	p->pipelining = pop3_has_capa(p, "PIPELINING");
+	p->utf8 = pop3_has_capa(p, "UTF8");
+	log_info("%s: %s%s", n->host, p->pipelining ? "pipelining" : "no pipelining",
+	    p->capa_ok ? "" : ", no CAPA");
 	return PX_OK;
+}
+
+enum px_err
+pop3_login(struct pop3 *p, char **msg)
+{
+	const struct net_cfg *n = p->net;
+	struct sasl_offer o;
+	struct sasl_creds cr;
+	struct sasl_io io = { p, sasl_send, sasl_recv };
+	const char *sl;
+	char *mechs = NULL, *stamp;
+	size_t len;
+	enum px_err e;
+	int encrypted;
+
+	*msg = NULL;
+	if (n->user == NULL || strcmp(n->auth, "none") == 0)
+		goto logged_in;
+	if ((sl = capa_line(p, "SASL", &len)) != NULL && len > 5)
+		mechs = xstrndup(sl + 5, len - 5);
+	memset(&o, 0, sizeof o);
+	o.mechs = mechs;
+	/* USER/PASS is RFC 1939's baseline: possible unless CAPA leaves it out. */
+	o.user = !p->capa_ok || pop3_has_capa(p, "USER");
+	o.apop = stamp = sasl_apop_stamp(p->greeting.s);
+	memset(&cr, 0, sizeof cr);
+	cr.user = n->user;
+	cr.secret = p->password;
+	cr.oauth = n->oauth2 != NULL || strcmp(n->auth, "xoauth2") == 0 ||
+	    strcmp(n->auth, "oauthbearer") == 0;
+	cr.host = n->host;
+	cr.port = n->port;
+	/* Loopback needs no TLS to keep a password private. */
+	encrypted = n->tls != TLS_NONE || net_loopback(p->c);
+	e = sasl_login(NET_POP3, n->auth, &o, &cr, encrypted, !n->tls_required, &io, &p->mech,
+	    msg);
+	if (e == PX_NOPERM && n->oauth2 && !p->dead) {
+		/* A token that looked valid was refused: one new token, one retry. */
+		char *tok = NULL;
+
+		free(*msg);
+		*msg = NULL;
+		if ((e = oauth2_token(n, p->password, &tok, msg)) == PX_OK) {
+			util_wipe(&p->password);
+			p->password = cr.secret = tok;
+			e = sasl_login(NET_POP3, n->auth, &o, &cr, encrypted, !n->tls_required, &io,
+			    &p->mech, msg);
+		}
+	}
+	free(mechs);
+	free(stamp);
+	util_wipe(&p->password);
+	if (e != PX_OK) {
+		if (*msg == NULL) {
+			*msg = p->ioerr ? p->ioerr : strfmt("%s: the connection failed while "
+			    "logging in", n->host);
+			p->ioerr = NULL;
+		}
+		return e;
+	}
+logged_in:
+	p->logged_in = 1;
+	/* RFC 6856: the server may then send UTF-8 headers as they are. */
+	if (p->utf8 && queue_cmd(p, POP3_UTF8, 0, 0, "UTF8") == -1) {
+		*msg = strdup("out of memory");
+		return PX_SOFTWARE;
+	}
+	return PX_OK;
+}
+
+enum px_err
+pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg)
+{
+	enum px_err e;
+
+	if ((e = pop3_connect(p, n, verbose ? POP3_VERBOSE : 0, msg)) != PX_OK)
+		return e;
+	return pop3_login(p, msg);
 }
 
 /* ---- listings ---- */
@@ -600,6 +899,12 @@ pop3_scan(struct pop3 *p, struct pop3_msg **vp, size_t *np, char **msg)
 	memset(&l, 0, sizeof l);
 	sb_init(&lb);
 	l.line = &lb;
+	/* Without pipelining, the UTF8 reply comes before the next command goes out. */
+	while (!p->pipelining && p->qlen > 0)
+		if (consume(p, msg) == -1) {
+			e = PX_TEMPFAIL;
+			goto done;
+		}
 	if (queue_cmd(p, POP3_LIST, 0, 0, "LIST") == -1) {
 		e = PX_SOFTWARE;
 		*msg = strdup("out of memory");
@@ -613,6 +918,11 @@ pop3_scan(struct pop3 *p, struct pop3_msg **vp, size_t *np, char **msg)
 		}
 		uidl_sent = 1;
 	}
+	while (p->qlen > 0 && p->q[p->qhead].kind != POP3_LIST)
+		if (consume(p, msg) == -1) {
+			e = PX_TEMPFAIL;
+			goto done;
+		}
 	if ((r = read_status(p, &d, msg)) == -1) {
 		e = PX_TEMPFAIL;
 		goto done;
@@ -659,8 +969,8 @@ done:
 		pop3_msgs_free(l.v, l.n);
 		return e;
 	}
-	*vp = l.v;
-	*np = l.n;
+	*vp = p->msgs = l.v;
+	*np = p->nmsgs = l.n;
 	return PX_OK;
 }
 
@@ -699,23 +1009,28 @@ get(struct pop3 *p, enum pop3_kind kind, unsigned long num, pop3_sink sink, void
     char **msg)
 {
 	struct pop3_pending d;
+	size_t before;
 	int r;
 
 	*msg = NULL;
 	if (p->dead)
 		return io_fail(p, msg, "the connection is gone");
+	before = p->qlen;
 	top_up(p);
 	if (!queued(p, kind, num)) {
 		/* Not planned (or the plan was passed): ask for it now. */
 		if (room(p, msg) == -1)
 			return PX_TEMPFAIL;
-		if ((kind == POP3_TOP ? queue_cmd(p, kind, num, 0, "TOP %lu 0", num) :
+		if ((kind == POP3_TOP ? queue_cmd(p, kind, num, TOP_GUESS, "TOP %lu 0", num) :
 		    queue_cmd(p, kind, num, 0, "RETR %lu", num)) == -1) {
 			*msg = strdup("out of memory");
 			return PX_SOFTWARE;
 		}
 	}
-	if (flush_out(p, msg) == -1 || reach(p, kind, num, msg) == -1)
+	/* A new flight goes out now, with any DELE that waits; else DELEs wait for one. */
+	if (p->qlen > before && flush_out(p, msg) == -1)
+		return PX_TEMPFAIL;
+	if (reach(p, kind, num, msg) == -1)
 		return PX_TEMPFAIL;
 	if ((r = read_status(p, &d, msg)) == -1)
 		return PX_TEMPFAIL;
@@ -759,7 +1074,7 @@ pop3_dele(struct pop3 *p, unsigned long num, char **msg)
 		*msg = strdup("out of memory");
 		return PX_SOFTWARE;
 	}
-	/* Without pipelining, one command at a time. */
+	/* Without pipelining, one command at a time; with it, DELE goes with the next flight. */
 	if (!p->pipelining) {
 		if (flush_out(p, msg) == -1)
 			return PX_TEMPFAIL;
@@ -775,21 +1090,32 @@ pop3_close(struct pop3 *p, char **msg)
 {
 	struct pop3_pending d;
 	enum px_err e = PX_OK;
+	size_t i;
 	int r;
 
 	*msg = NULL;
 	if (p->open && !p->dead) {
-		/* Every reply still owed: DELE results, bodies sent ahead. */
+		/* Nothing more is sent ahead; QUIT goes in the same flight as the last DELEs. */
 		p->nplan = p->plannext;
 		e = PX_TEMPFAIL;
-		if (flush_out(p, msg) == -1)
+		if (room(p, msg) == -1)
 			goto gone;
-		while (p->qlen > 0)
-			if (consume(p, msg) == -1)
+		if (!p->pipelining) {
+			if (flush_out(p, msg) == -1)
 				goto gone;
+			while (p->qlen > 0)
+				if (consume(p, msg) == -1)
+					goto gone;
+		}
 		if (queue_cmd(p, POP3_SIMPLE, 0, 0, "QUIT") == -1)
 			goto gone;
 		p->quit_sent = 1;
+		if (flush_out(p, msg) == -1)
+			goto gone;
+		/* Every reply still owed, each DELE's checked, then QUIT's. */
+		while (p->qlen > 1)
+			if (consume(p, msg) == -1)
+				goto gone;
 		if ((r = read_status(p, &d, msg)) == -1) {
 			free(*msg);
 			*msg = strfmt("%s: QUIT was not answered", p->net->host);
@@ -797,6 +1123,10 @@ pop3_close(struct pop3 *p, char **msg)
 		}
 		p->quit_reply = r == 1 ? 1 : -1;
 		e = r == 1 ? PX_OK : refused(p, msg);
+		/* Only now are the messages whose DELE was accepted gone. */
+		for (i = 0; r == 1 && i < p->nmsgs; i++)
+			if (p->msgs[i].dele_ok)
+				p->msgs[i].gone = 1;
 		if (e == PX_OK && p->dele_err) {
 			*msg = p->dele_err;
 			p->dele_err = NULL;
@@ -824,11 +1154,18 @@ gone:
 	sb_free(&p->line);
 	sb_free(&p->reply);
 	sb_free(&p->out);
+	sb_free(&p->capa);
+	sb_free(&p->greeting);
 	free(p->ibuf);
 	free(p->plan);
+	free(p->q);
 	free(p->dele_err);
+	free(p->ioerr);
 	p->ibuf = NULL;
 	p->plan = NULL;
-	p->dele_err = NULL;
+	p->q = NULL;
+	p->dele_err = p->ioerr = NULL;
+	p->msgs = NULL;
+	p->nmsgs = 0;
 	return e;
 }

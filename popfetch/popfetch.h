@@ -5,7 +5,7 @@
  *   fetch.c     one poll of one account: the safe fetch protocol, --list
  *   pop3.c      the POP3 session: libcurl logs in, then pipelined commands
  *   msgfilter.c wire bytes -> LF lines, mboxrd quoting, header capture
- *   deliver.c   destinations: mbox, Maildir, mda
+ *   dest.c      destinations (mbox.c, maildir.c, mda.c; see dest.h)
  *   uidl.c      per-account state (UIDLs already fetched) and lock
  *
  * Conventions: functions that can fail return an enum px_err (PX_OK on
@@ -23,6 +23,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "net.h"
+#include "sasl.h"
 #include "util.h"
 
 /* Command line, as filled by the getopt loop. */
@@ -71,19 +72,19 @@ struct pop3_msg {
 	unsigned seen:1;	/* UIDL in the state file: fetched before */
 	unsigned wanted:1;	/* to fetch this poll */
 	unsigned done:1;	/* delivered and covered by an fsync */
-	unsigned deleted:1;	/* DELE accepted */
+	unsigned deleted:1;	/* DELE sent */
+	unsigned dele_ok:1;	/* DELE answered +OK */
+	unsigned gone:1;	/* deleted: DELE +OK, then QUIT +OK */
 };
 
-#define POP3_QUEUE	1024	/* commands whose replies are owed, at most */
-#define POP3_AHEAD	64	/* RETR or TOP commands sent ahead, at most */
-
-enum pop3_kind { POP3_SIMPLE, POP3_LIST, POP3_RETR, POP3_TOP, POP3_DELE };
+enum pop3_kind { POP3_SIMPLE, POP3_LIST, POP3_RETR, POP3_TOP, POP3_DELE, POP3_UTF8 };
 
 /* A command sent whose reply is not read yet, or one planned. */
 struct pop3_pending {
 	enum pop3_kind kind;
 	unsigned long num;
-	long long size;
+	long long size;		/* RETR: LIST's size */
+	size_t	 len;		/* bytes of the command line */
 };
 
 struct pop3 {
@@ -92,11 +93,25 @@ struct pop3 {
 	char	*password;
 	struct net_trace t;
 	curl_socket_t sock;
-	int	 open;		/* logged in */
+	int	 open;		/* connected */
+	int	 logged_in;
+	enum sasl_mech mech;	/* the login mechanism used, or tried last */
+	char	*ioerr;		/* why the connection failed during the login */
+	/* what libcurl heard while connecting */
+	struct sbuf greeting;
+	struct sbuf capa;	/* CAPA lines, each ending in "\n" */
+	int	 greeted;
+	int	 capa_state;	/* 1 CAPA sent, 2 reading its lines */
+	int	 capa_ok;	/* the server answered CAPA */
 	int	 dead;		/* the connection is unusable: no more commands */
 	int	 pipelining;	/* the server offers PIPELINING */
+	int	 utf8;		/* the server offers UTF8 (RFC 6856) */
+	int	 utf8_on;	/* ... and accepted it */
 	int	 abortable;	/* in a RETR body: a second signal may cut it */
 	int	 uidl_ok;	/* the server answered UIDL */
+	/* the listing of pop3_scan (owned by the caller): DELE results go there */
+	struct pop3_msg *msgs;
+	size_t	 nmsgs;
 	/* input */
 	char	*ibuf;
 	size_t	 ipos, ilen;
@@ -105,11 +120,13 @@ struct pop3 {
 	struct sbuf reply;	/* status line of the last reply */
 	/* output: commands not yet sent */
 	struct sbuf out;
-	/* replies owed, oldest first (a ring) */
-	struct pop3_pending q[POP3_QUEUE];
-	size_t	 qhead, qlen;
+	size_t	 nunsent;	/* commands in out, not sent yet (the newest of the queue) */
+	/* replies owed, oldest first (a ring that grows) */
+	struct pop3_pending *q;
+	size_t	 qcap, qhead, qlen;
 	size_t	 qget;		/* RETR and TOP among them */
-	long long qbytes;	/* their sizes */
+	long long qbytes;	/* LIST sizes of the RETRs among them */
+	size_t	 qcmd;		/* bytes of their command lines */
 	/* RETR or TOP commands to send ahead */
 	struct pop3_pending *plan;
 	size_t	 nplan, plannext;
@@ -121,7 +138,27 @@ struct pop3 {
 	int	 quit_reply;	/* 1 +OK, -1 -ERR, 0 none */
 };
 
+#define POP3_VERBOSE	1	/* show the dialogue on stderr */
+#define POP3_CERTINFO	2	/* keep the TLS facts for tls_info_get() */
+
+/*
+ * Connects and secures the connection (libcurl: greeting, CAPA, STLS);
+ * p->capa and p->greeting hold what the server said.  On failure p still
+ * needs pop3_close().
+ */
+enum px_err pop3_connect(struct pop3 *p, const struct net_cfg *n, int flags, char **msg);
+/*
+ * Logs in (sasl.c: the mechanism chosen from CAPA and the greeting, the
+ * next one offered tried when one is refused), then asks for UTF8 when
+ * CAPA lists it.  PX_NOPERM refused, PX_TEMPFAIL for [IN-USE],
+ * [LOGIN-DELAY], [SYS/TEMP] or a failed connection, PX_UNAVAILABLE for
+ * [SYS/PERM].
+ */
+enum px_err pop3_login(struct pop3 *p, char **msg);
+/* pop3_connect, then pop3_login. */
 enum px_err pop3_open(struct pop3 *p, const struct net_cfg *n, int verbose, char **msg);
+/* 1 if CAPA listed the capability name (the first word of a line). */
+int	 pop3_has_capa(const struct pop3 *p, const char *name);
 /* UIDL and LIST: fills *v (malloc'd array, caller frees with pop3_msgs_free). */
 enum px_err pop3_scan(struct pop3 *p, struct pop3_msg **v, size_t *nv, char **msg);
 void	 pop3_msgs_free(struct pop3_msg *v, size_t n);
@@ -186,12 +223,16 @@ char	*mf_sender(const char *text, size_t len);
 /* "From SENDER Thu Nov 26 15:08:17 2026\n" for now, in UTC. malloc'd. */
 char	*mf_from_line(const char *sender, time_t now);
 
-/* ---- deliver.c ---- */
+/* ---- dest.c (mbox.c, maildir.c, mda.c behind it: see dest.h) ---- */
 struct dest;
 
 /* Prepares the destination (creates the mbox file or the Maildir tree). */
 enum px_err dest_open(struct dest **dp, const struct pop3_account *a, char **msg);
-/* Takes the mbox locks (mbox only); the batch ends with dest_commit or dest_abort_batch. */
+/*
+ * Starts a batch: takes the mbox locks, held until dest_batch_end.  A
+ * batch is begun, filled with messages, committed, recorded in the state
+ * (or undone when that fails) and ended.
+ */
 enum px_err dest_batch_begin(struct dest *d, char **msg);
 /* Starts a message. */
 enum px_err dest_msg_begin(struct dest *d, char **msg);
@@ -203,30 +244,58 @@ enum px_err dest_msg_end(struct dest *d, char **msg);
 void	 dest_msg_abort(struct dest *d);
 /* The error of a failed dest_msg_data, or PX_OK; *msg is set on error. */
 enum px_err dest_error(struct dest *d, char **msg);
-/* Makes every message since dest_batch_begin durable and unlocks. */
+/*
+ * Makes every message of the batch durable (fsync).  On failure the batch
+ * is taken back out of the destination and *msg says so.
+ */
 enum px_err dest_commit(struct dest *d, char **msg);
+/*
+ * Takes a committed batch back out (the state could not be saved): the
+ * mbox truncated to where the batch began, the Maildir files removed and
+ * new/ synced; an mda cannot be undone.  *what (malloc'd, or NULL for an
+ * empty batch) says what was done, for the log line; PX_OK, or PX_IOERR
+ * when the messages stay in the destination.
+ */
+enum px_err dest_undo(struct dest *d, char **what);
+/* Ends the batch: releases the mbox locks. */
+void	 dest_batch_end(struct dest *d);
 void	 dest_close(struct dest *d);
 /* 1 if the destination judges each message on its own (mda). */
 int	 dest_per_message(const struct dest *d);
 
 
 /* ---- uidl.c ---- */
+struct us_entry {
+	char	*uidl;
+	long long size;	/* from LIST; -1: unknown (a version 1 file) */
+};
+
 struct ustate {
 	char	*dir;		/* state directory */
 	char	*path;		/* UIDL file */
 	char	*lockpath;
 	int	 lockfd;
-	char	**v;		/* sorted UIDLs from the file */
+	struct us_entry *v;	/* as in the file, sorted by UIDL */
 	size_t	 n;
+	int	 rewrite;	/* the file must be written again (version 1) */
 };
 
 /* The state directory: $XDG_STATE_HOME/postie/popfetch, /var/lib/postie/popfetch for root. */
 char	*us_state_dir(void);
-/* Locks the account (75 if another process has it) and reads its state. */
+/*
+ * Locks the account (PX_TEMPFAIL if another process has it) and reads its
+ * state (PX_DATA for a file that does not parse).
+ */
 enum px_err us_open(struct ustate *s, const struct pop3_account *a, char **msg);
-int	 us_has(const struct ustate *s, const char *uidl);
-/* Writes the UIDLs of messages seen or done (temp file, fsync, rename, fsync dir). */
+/* 1 if the state records the message (UIDL, size from LIST) as delivered. */
+int	 us_has(const struct ustate *s, const char *uidl, long long size);
+/*
+ * Writes the state for the messages of v: those seen or done and not gone,
+ * each with its UIDL and size (temp file, fsync, rename, fsync dir).
+ */
 enum px_err us_save(struct ustate *s, const struct pop3_msg *v, size_t n, char **msg);
+/* 1 if us_save would write something else than the file holds. */
+int	 us_changed(const struct ustate *s, const struct pop3_msg *v, size_t n);
 /* Unlocks and frees. */
 void	 us_close(struct ustate *s);
 

@@ -39,8 +39,9 @@ chmod 600 "$T/conf"
 pf_conf "$T/badpw.conf" 'password = "wrong"'
 sed -i '/password = "secret"/d' "$T/badpw.conf"
 check_status 77 "wrong password: exit 77" "$POPFETCH" -C "$T/badpw.conf"
-like "$(cat "$T/last.err")" '^popfetch: inbox: localhost: authentication failed: -ERR \[AUTH\] Authentication failed\.$' \
-	"one-line error naming account, host and the server's reply"
+like "$(cat "$T/last.err")" '^popfetch: inbox: localhost: authentication failed: -ERR \[AUTH\] Authentication failed\. \(tried PLAIN [A-Z0-9 -]*; the server offers [A-Z0-9 -]*\)$' \
+	"one-line error naming account, host, the server's reply, the mechanisms tried and offered"
+is "$(wc -l <"$T/last.err")" 1 "one line"
 is "$(pop3_count alice)" 2 "wrong password: the server mailbox is untouched"
 ok "$([ ! -s "$T/mbox" ]; echo $?)" "wrong password: nothing in the mbox"
 
