@@ -167,8 +167,8 @@ static enum px_err
 mda_undo(struct dest *d, char **what)
 {
 	*what = strfmt("the mda cannot take back the %lu message%s it delivered in this batch: "
-	    "the next poll delivers %s again", d->nbatch, d->nbatch == 1 ? "" : "s",
-	    d->nbatch == 1 ? "it" : "them");
+	    "unless the state can be saved before this poll ends, the next poll delivers %s "
+	    "again", d->nbatch, d->nbatch == 1 ? "" : "s", d->nbatch == 1 ? "it" : "them");
 	return PX_IOERR;
 }
 

@@ -363,12 +363,15 @@ us_save(struct ustate *s, const struct pop3_msg *v, size_t n, char **msg)
 		*msg = strfmt("cannot rename %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	if (fsync_dir(s->dir) == -1) {
-		*msg = strfmt("cannot sync %s: %s", s->dir, strerror(errno));
-		free(tmp);
-		sb_free(&b);
-		return PX_IOERR;
-	}
+	/*
+	 * The new state is in place: undoing the batch now would leave it
+	 * recording messages that are not delivered.  If it does not survive
+	 * a crash, the old one comes back, and the batch is only delivered
+	 * twice.
+	 */
+	if (fsync_dir(s->dir) == -1)
+		log_error("cannot sync %s: %s (the state is saved, but may not survive a crash)",
+		    s->dir, strerror(errno));
 	free(tmp);
 	sb_free(&b);
 	replace_entries(s, v, n);

@@ -7,9 +7,15 @@ a final line without an end gets CRLF), with dot-stuffing; LIST/STAT sizes
 count the CRLF form. UIDLs are "<n>.<first 16 hex of sha1(file)>" unless
 given with --uidl (one per message, in order).
 
-Commands: CAPA (TOP UIDL USER RESP-CODES), USER, PASS, STAT, LIST, UIDL,
-RETR, TOP, DELE, NOOP, RSET, QUIT. Login: --user USER:PASS (default
-alice:secret). Deletions happen at QUIT (UPDATE state) and last for the life
+Commands: CAPA (TOP UIDL USER RESP-CODES, and --capa WORDS lines), USER,
+PASS, APOP (with --apop), AUTH PLAIN/LOGIN/CRAM-MD5 (those --sasl lists,
+initial response or not), UTF8 (when a --capa line says UTF8), STAT, LIST,
+UIDL, RETR, TOP, DELE, NOOP, RSET, QUIT. Login: --user USER:PASS (default
+alice:secret); --refuse MECH (USER, APOP, PLAIN, ...; repeatable) refuses
+that way of logging in whatever the credentials, as a server whose backend
+cannot check it; --pass-error TEXT is the -ERR text of a refused login
+(default "[AUTH] Authentication failed."). --no-capa: CAPA is refused
+(as popa3d). Deletions happen at QUIT (UPDATE state) and last for the life
 of the server process, across connections.
 
 Faults, --mode:
@@ -32,14 +38,20 @@ Faults, --mode:
   drop-quit       close on QUIT without reply and WITHOUT deleting
 
 Spool (--spool DIR): "connections" (a line per connection), "log" (the
-transcript, "C: "/"S: " lines, message bodies left out), "deleted" (the UIDL
-of each message deleted at QUIT, one a line), "retrieved" (the UIDL of each
-message fully sent by RETR, one a line).
+transcript, "C: "/"S: " lines, message bodies left out, credentials shown
+as <redacted>), "deleted" (the UIDL of each message deleted at QUIT, one a
+line), "retrieved" (the UIDL of each message fully sent by RETR, one a
+line), "flights" (per connection after the login, one line per flight of
+commands: the verbs the client sent in one go, i.e. found waiting together
+in the input), "logins" (MECH USER per successful login), "utf8" (a line
+per UTF8 command accepted).
 """
 
 import argparse
 import asyncio
+import base64
 import hashlib
+import hmac
 import os
 import sys
 import time
@@ -110,6 +122,8 @@ class Conn:
         self.authed = False
         self.marked = set()
         self.box = []  # [(number, message)], fixed at login
+        self.stamp = "<%d.%d@faultpop3>" % (os.getpid(), int(time.time() * 1000))
+        self.flight = []
 
     def log(self, prefix, line):
         self.spool.append("log", prefix + line[:300])
@@ -161,16 +175,16 @@ class Conn:
                 raise Drop()
             if m == "stall-greeting":
                 await self.stall()
-            await self.send(JUNK[0] if m == "garbage" else b"+OK faultpop3 (%s) ready" % m.encode())
+            greeting = b"+OK faultpop3 (%s) ready" % m.encode()
+            if self.o.apop:
+                greeting += b" " + self.stamp.encode()
+            await self.send(JUNK[0] if m == "garbage" else greeting)
             while True:
-                try:
-                    line = await self.r.readuntil(b"\n")
-                except asyncio.IncompleteReadError:
+                line = await self.readline()
+                if line is None:
                     break
-                except asyncio.LimitOverrunError:
-                    break
-                line = line.rstrip(b"\r\n")
-                self.log(b"C: ", line)
+                self.log(b"C: ", self.redacted(line))
+                self.note_flight(line)
                 if m == "garbage":
                     for j in JUNK[1:]:
                         await self.send(j)
@@ -186,14 +200,106 @@ class Conn:
             except Exception:
                 pass
 
+    async def readline(self):
+        try:
+            line = await self.r.readuntil(b"\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            return None
+        return line.rstrip(b"\r\n")
+
+    def redacted(self, line):
+        verb = line.split(b" ", 1)[0].upper()
+        if verb == b"PASS":
+            return b"PASS <redacted>"
+        if verb in (b"APOP", b"AUTH"):
+            return b" ".join(line.split(b" ")[:2]) + b" <redacted>"
+        return line
+
+    def note_flight(self, line):
+        """Commands found waiting together in the input came in one flight."""
+        if not self.authed:
+            return
+        self.flight.append(line.split(b" ", 1)[0].upper())
+        if not self.r._buffer:
+            self.spool.append("flights", b" ".join(self.flight))
+            self.flight = []
+
+    def capas(self):
+        c = [] if "USER" in self.o.refuse else ["USER"]
+        c = ["TOP", "UIDL"] + c + ["RESP-CODES"] + (self.o.capa or [])
+        if self.o.sasl:
+            c.append("SASL " + self.o.sasl)
+        return c
+
+    async def refuse_login(self):
+        await self.send("-ERR " + self.o.pass_error)
+
+    async def logged_in(self, mech, user):
+        self.authed = True
+        self.box = self.srv.box()
+        self.spool.append("logins", b"%s %s" % (mech.encode(), user))
+        await self.send("+OK Logged in.")
+
+    async def challenge(self, text):
+        """Sends "+ text", returns the client's answer (base64-decoded), None if cancelled."""
+        await self.send(b"+ " + base64.b64encode(text))
+        line = await self.readline()
+        if line is None:
+            raise Drop()
+        self.log(b"C: ", b"<response>")
+        if line == b"*":
+            return None
+        return base64.b64decode(line)
+
+    async def auth(self, arg):
+        mech, _, ir = arg.partition(b" ")
+        mech = mech.upper().decode(errors="replace")
+        offered = (self.o.sasl or "").upper().split()
+        if mech not in offered:
+            await self.send("-ERR Unsupported authentication mechanism.")
+            return
+        user = None
+        pw = None
+        if mech == "PLAIN":
+            data = base64.b64decode(ir) if ir and ir != b"=" else \
+                (b"" if ir == b"=" else await self.challenge(b""))
+            if data is None:
+                await self.send("-ERR Cancelled.")
+                return
+            parts = data.split(b"\0")
+            if len(parts) == 3:
+                user, pw = parts[1], parts[2]
+        elif mech == "LOGIN":
+            user = base64.b64decode(ir) if ir else await self.challenge(b"Username:")
+            pw = await self.challenge(b"Password:") if user is not None else None
+        elif mech == "CRAM-MD5":
+            ch = self.stamp.encode()
+            resp = await self.challenge(ch)
+            if resp is None:
+                await self.send("-ERR Cancelled.")
+                return
+            u, _, digest = resp.rpartition(b" ")
+            want = hmac.new(self.srv.credentials[1], ch, "md5").hexdigest().encode()
+            user, pw = u, (self.srv.credentials[1] if digest == want else None)
+        if mech in self.o.refuse or (user, pw) != self.srv.credentials:
+            await self.refuse_login()
+            return
+        await self.logged_in(mech, user)
+
     async def command(self, line):
         m = self.o.mode
         verb, _, arg = line.partition(b" ")
         verb = verb.upper()
         arg = arg.strip()
         if verb == b"CAPA":
-            await self.send("+OK Capability list follows", "TOP", "UIDL", "USER",
-                            "RESP-CODES", ".")
+            if self.o.no_capa:
+                await self.send("-ERR Unknown command")
+                return True
+            await self.send("+OK Capability list follows", *self.capas(), ".")
+            return True
+        if verb == b"UTF8" and any(c.split()[0].upper() == "UTF8" for c in self.o.capa or []):
+            self.spool.append("utf8", b"%s" % (b"after login" if self.authed else b"before login"))
+            await self.send("+OK UTF8 enabled")
             return True
         if verb == b"QUIT":
             if m == "drop-quit":
@@ -214,14 +320,25 @@ class Conn:
             elif verb == b"PASS":
                 if m == "drop-pass":
                     raise Drop()
-                if m == "err-pass" or self.user is None or \
+                if m == "err-pass" or self.user is None or "USER" in self.o.refuse or \
                         (self.user, arg) != self.srv.credentials:
                     self.user = None
-                    await self.send("-ERR [AUTH] Authentication failed.")
+                    await self.refuse_login()
                 else:
-                    self.authed = True
-                    self.box = self.srv.box()
-                    await self.send("+OK Logged in.")
+                    await self.logged_in("USER", self.user)
+            elif verb == b"APOP" and self.o.apop:
+                a = arg.split()
+                want = hashlib.md5(self.stamp.encode() + self.srv.credentials[1]).hexdigest()
+                if m == "err-pass" or "APOP" in self.o.refuse or len(a) != 2 or \
+                        (a[0], a[1].decode(errors="replace")) != (self.srv.credentials[0], want):
+                    await self.refuse_login()
+                else:
+                    await self.logged_in("APOP", a[0])
+            elif verb == b"AUTH" and arg:
+                if m == "err-pass":
+                    await self.refuse_login()
+                else:
+                    await self.auth(arg)
             else:
                 await self.send("-ERR Unknown command or not logged in.")
             return True
@@ -359,6 +476,15 @@ def parse_args(argv):
     p.add_argument("--uidl", action="append", metavar="UID",
                    help="UIDL of the n-th message (repeatable)")
     p.add_argument("--user", default="alice:secret", metavar="USER:PASS")
+    p.add_argument("--capa", action="append", metavar="LINE",
+                   help="one more CAPA line, e.g. UTF8 or PIPELINING (repeatable)")
+    p.add_argument("--sasl", metavar="MECHS", help="SASL mechanisms offered, e.g. 'PLAIN LOGIN'")
+    p.add_argument("--apop", action="store_true", help="a timestamp in the greeting; APOP works")
+    p.add_argument("--refuse", action="append", default=[], metavar="MECH",
+                   help="refuse this way of logging in (USER, APOP, PLAIN, ...)")
+    p.add_argument("--pass-error", default="[AUTH] Authentication failed.", metavar="TEXT",
+                   help="text of the -ERR to a refused login")
+    p.add_argument("--no-capa", action="store_true", help="-ERR to CAPA")
     p.add_argument("--stall-max", type=float, default=600,
                    help="longest stall or endless body, seconds (default 600)")
     p.add_argument("--ready-file", help="write the listening port here once ready")
