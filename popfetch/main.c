@@ -30,7 +30,8 @@ static volatile sig_atomic_t got_hup, got_usr1;
 static int wake[2] = { -1, -1 };	/* self-pipe: signals wake the daemon and the pool */
 
 static const char usage_line[] =
-    "usage: popfetch [-C FILE] [-d SECONDS] [-k] [-v | -q] [--list] [ACCOUNT ...]\n"
+    "usage: popfetch [-C FILE] [-d SECONDS] [-k] [-v | -q] [--list | --serverinfo]\n"
+    "                [ACCOUNT ...]\n"
     "       popfetch [-C FILE] [-v] --authorize [--device] ACCOUNT";
 
 static void
@@ -55,13 +56,17 @@ help(void)
 	    "  -q             quiet: no progress line\n"
 	    "  -v             show the POP3 dialogue (credentials redacted)\n"
 	    "      --list     show the messages on the server without fetching\n"
+	    "      --serverinfo  connect and log in as a poll would, and show the TLS\n"
+	    "                 version, the certificate (with its tls_fingerprint) and\n"
+	    "                 the server's capabilities; fetch nothing\n"
 	    "      --authorize  get the OAuth 2.0 grant of ACCOUNT: open the address it\n"
 	    "                 prints and sign in; --device: enter a code on another device\n"
 	    "      --help     this text\n"
 	    "      --version  the version\n\n"
 	    "Exit status: 0 success (also when there was no mail), 64 usage, 69 server\n"
-	    "refused, 73 cannot create or lock the destination, 74 I/O error,\n"
-	    "75 temporary failure, 77 login refused (or no OAuth 2.0 grant: --authorize),\n"
+	    "refused, 70 internal error, 71 cannot fork, 73 cannot create or lock the\n"
+	    "destination, 74 I/O error, 75 temporary failure, 77 login refused (or no\n"
+	    "OAuth 2.0 grant: --authorize),\n"
 	    "78 configuration error.\n",
 	    usage_line);
 	exit(EX_OK);
@@ -445,6 +450,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help",	no_argument,	NULL, 'h' },
 		{ "list",	no_argument,	NULL, 'l' },
+		{ "serverinfo",	no_argument,	NULL, 'S' },
 		{ "authorize",	no_argument,	NULL, 'A' },
 		{ "device",	no_argument,	NULL, 'D' },
 		{ "version",	no_argument,	NULL, 'V' },
@@ -491,6 +497,9 @@ main(int argc, char **argv)
 		case 'q':
 			o.quiet = 1;
 			break;
+		case 'S':
+			o.serverinfo = 1;
+			break;
 		case 'v':
 			o.verbose = 1;
 			break;
@@ -507,16 +516,21 @@ main(int argc, char **argv)
 		log_error("-v and -q exclude each other");
 		usage();
 	}
-	if (o.list && o.daemon >= 0) {
-		log_error("--list and -d exclude each other");
+	if ((o.list || o.serverinfo) && o.daemon >= 0) {
+		log_error("%s and -d exclude each other", o.list ? "--list" : "--serverinfo");
 		usage();
 	}
-	if ((authorize && (argc != 1 || o.list || o.daemon >= 0)) || (device && !authorize)) {
+	if (o.list && o.serverinfo) {
+		log_error("--list and --serverinfo exclude each other");
+		usage();
+	}
+	if ((authorize && (argc != 1 || o.list || o.serverinfo || o.daemon >= 0)) ||
+	    (device && !authorize)) {
 		log_error("--authorize [--device] takes one ACCOUNT and no other mode");
 		usage();
 	}
 	log_setverbose(o.verbose);
-	o.progress = !o.quiet && !o.verbose && !o.list && isatty(STDERR_FILENO);
+	o.progress = !o.quiet && !o.verbose && !o.list && !o.serverinfo && isatty(STDERR_FILENO);
 
 	if (load(&o, argv, argc, &l, &err) != PX_OK) {
 		log_error("%s", err);
@@ -542,9 +556,11 @@ main(int argc, char **argv)
 		} else
 			rc = EX_OK;
 		free(err);
-	} else if (o.list) {
+	} else if (o.list || o.serverinfo) {
 		for (i = 0; i < l.nacc && !pf_stop; i++) {
-			e = list_account(l.acc[i], &o);
+			if (o.serverinfo && i > 0)
+				printf("\n");
+			e = o.list ? list_account(l.acc[i], &o) : serverinfo_account(l.acc[i], &o);
 			worst = worse(worst, e);
 		}
 		rc = px_exitcode(worst);

@@ -697,7 +697,7 @@ pop3_connect(struct pop3 *p, const struct net_cfg *n, int flags, char **msg)
 	curl_easy_setopt(p->c, CURLOPT_CONNECT_ONLY, 1L);
 	p->t.hook = capa_hook;
 	p->t.hook_arg = p;
-	if ((rc = curl_easy_perform(p->c)) != CURLE_OK)
+	if ((p->curl_rc = rc = curl_easy_perform(p->c)) != CURLE_OK)
 		return net_classify(p->c, rc, n, &p->t, msg);
 	p->t.hook = NULL;
 	if (curl_easy_getinfo(p->c, CURLINFO_ACTIVESOCKET, &p->sock) != CURLE_OK ||
@@ -757,7 +757,8 @@ pop3_login(struct pop3 *p, char **msg)
 		*msg = NULL;
 		if ((e = oauth2_token(n, p->password, &tok, msg)) == PX_OK) {
 			util_wipe(&p->password);
-			p->password = cr.secret = tok;
+			p->password = tok;
+			cr.secret = tok;
 			e = sasl_login(NET_POP3, n->auth, &o, &cr, encrypted, !n->tls_required, &io,
 			    &p->mech, msg);
 		}

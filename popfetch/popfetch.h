@@ -3,6 +3,7 @@
  *
  *   main.c      options, configuration, the account pool, the daemon loop
  *   fetch.c     one poll of one account: the safe fetch protocol, --list
+ *   serverinfo.c --serverinfo: TLS, certificate, capabilities, login
  *   pop3.c      the POP3 session: libcurl logs in, then pipelined commands
  *   msgfilter.c wire bytes -> LF lines, mboxrd quoting, header capture
  *   dest.c      destinations (mbox.c, maildir.c, mda.c; see dest.h)
@@ -34,6 +35,7 @@ struct popts {
 	int	 verbose;	/* -v */
 	int	 quiet;		/* -q */
 	int	 list;		/* --list */
+	int	 serverinfo;	/* --serverinfo */
 	int	 progress;	/* live progress line allowed (terminal, not -q) */
 	int	 summary;	/* one summary line per account on the terminal */
 };
@@ -60,6 +62,10 @@ enum px_err fetch_account(const struct pop3_account *a, const struct popts *o,
 	    struct poll_result *res);
 /* --list for one account, on stdout. */
 enum px_err list_account(const struct pop3_account *a, const struct popts *o);
+
+/* ---- serverinfo.c ---- */
+/* --serverinfo for one account, on stdout; the class a poll would have. */
+enum px_err serverinfo_account(const struct pop3_account *a, const struct popts *o);
 
 /* ---- pop3.c ---- */
 /* Receives body bytes; returns n, or anything else to abort the transfer. */
@@ -94,6 +100,7 @@ struct pop3 {
 	struct net_trace t;
 	curl_socket_t sock;
 	int	 open;		/* connected */
+	CURLcode curl_rc;	/* of the connection */
 	int	 logged_in;
 	enum sasl_mech mech;	/* the login mechanism used, or tried last */
 	char	*ioerr;		/* why the connection failed during the login */

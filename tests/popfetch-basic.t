@@ -6,7 +6,7 @@
 
 # ---- command line
 check "--help" "$POPFETCH" --help
-like "$(cat "$T/last.out")" '^usage: popfetch \[-C FILE\] \[-d SECONDS\] \[-k\] \[-v \| -q\] \[--list\] \[ACCOUNT \.\.\.\]' "--help starts with the usage line"
+like "$(head -n 2 "$T/last.out" | tr '\n' ' ')" '^usage: popfetch \[-C FILE\] \[-d SECONDS\] \[-k\] \[-v \| -q\] \[--list \| --serverinfo\] +\[ACCOUNT \.\.\.\] $' "--help starts with the usage line"
 check "--version" "$POPFETCH" --version
 like "$(cat "$T/last.out")" '^popfetch \(Postie\) [0-9]' "--version names the program"
 check_status 64 "an unknown option: exit 64" "$POPFETCH" --bogus
@@ -14,12 +14,21 @@ like "$(cat "$T/last.err")" 'usage: popfetch' "the usage line on stderr"
 check_status 64 "-v with -q: exit 64" "$POPFETCH" -v -q
 check_status 64 "-d with a non-number: exit 64" "$POPFETCH" -d soon
 check_status 64 "--list with -d: exit 64" "$POPFETCH" --list -d 5
+like "$("$POPFETCH" --help)" "64 usage, 69 server.*70 internal error, 71 cannot fork, 73 .*74 I/O error, 75 temporary failure, 77 login refused" \
+	"--help lists every exit status"
 
 # ---- configuration
 check_status 78 "-C with a missing file: exit 78" "$POPFETCH" -C "$T/nonexistent"
 printf 'smtp "x" {\n host = "h"\n}\n' >"$T/nopop.conf"
 check_status 78 "no pop3 account: exit 78" "$POPFETCH" -C "$T/nopop.conf"
 like "$(cat "$T/last.err")" "^popfetch: .*nopop.conf: no pop3 account is configured" "says there is no pop3 account"
+# An I/O error while the configuration is read (strace injects EIO into the first read of it).
+strace -f -qq -o "$T/conf-eio.log" -P "$T/nopop.conf" -e trace=read -e inject=read:error=EIO:when=1 \
+	"$POPFETCH" -C "$T/nopop.conf" >"$T/conf-eio.out" 2>"$T/conf-eio.err"
+is "$?" 78 "a configuration that cannot be read: exit 78"
+is "$(grep -c INJECTED "$T/conf-eio.log")" 1 "the read error was injected"
+is "$(cat "$T/conf-eio.err")" "popfetch: $T/nopop.conf: cannot read: Input/output error" \
+	"popfetch: FILE: cannot read: REASON, one line"
 
 start_dovecot alice:secret || bail_out "cannot start dovecot"
 printf 'From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <joerg@example.com>\nSubject: =?utf-8?b?R3LDvMOfZQ==?= and more\nMessage-ID: <1@x>\n\nhello\n' >"$T/m1"

@@ -188,15 +188,16 @@ strip() { sed -E 's/^usage: //; s/^ +//'; }
 is "$(block sendmail | strip)" "$(sed '/^$/q' "$T/sm.help" | sed '/^$/d' | strip)" \
 	"the sendmail synopsis is the usage of sendmail --help"
 "$POPFETCH" --help >"$T/pf.help" 2>&1
-is "$(block popfetch)" "$(sed '/^$/q' "$T/pf.help" | sed '/^$/d' | strip)" "the popfetch synopsis is the usage of popfetch --help"
+is "$(block popfetch | strip)" "$(sed '/^$/q' "$T/pf.help" | sed '/^$/d' | strip)" \
+	"the popfetch synopsis is the usage of popfetch --help"
 
 # ------------------------------------------------------------ popfetch facts and the code
 grep -q 'BATCH_MSGS[[:space:]]*256' "$TOP/popfetch/fetch.c" &&
 	grep -q 'BATCH_BYTES[[:space:]]*(32LL \* 1024 \* 1024)' "$TOP/popfetch/fetch.c" &&
 	grep -q 'BATCH_SECS[[:space:]]*1$' "$TOP/popfetch/fetch.c"
 ok $? "a batch ends after 256 messages, 32 MB or 1 second (popfetch/fetch.c)"
-grep -q 'LOCK_WAIT[[:space:]]*60' "$TOP/popfetch/deliver.c" && grep -q 'DOTLOCK_STALE[[:space:]]*300' "$TOP/popfetch/deliver.c"
-ok $? "mbox lock: 60 s wait, stale dotlock after 5 minutes (popfetch/deliver.c)"
+grep -q 'LOCK_WAIT[[:space:]]*60' "$TOP/popfetch/mbox.c" && grep -q 'DOTLOCK_STALE[[:space:]]*300' "$TOP/popfetch/dotlock.c"
+ok $? "mbox lock: 60 s wait, stale dotlock after 5 minutes (popfetch/mbox.c, dotlock.c)"
 grep -q '"%s/postie/popfetch"' "$TOP/popfetch/uidl.c" && grep -q '"/var/lib/postie/popfetch"' "$TOP/popfetch/uidl.c" &&
 	grep -q '"%s/.local/state/postie/popfetch"' "$TOP/popfetch/uidl.c"
 ok $? "the state directories (popfetch/uidl.c)"
@@ -270,8 +271,8 @@ if start_faultpop3 err-pass --message "$T/m1"; then
 else
 	fail "faultpop3.py err-pass started"
 fi
-grep -q 'cannot lock %s: it stays locked by another program' "$TOP/popfetch/deliver.c"
-ok $? "the mbox lock message is popfetch's (popfetch/deliver.c)"
+grep -q 'cannot lock %s: it stays locked by another program' "$TOP/popfetch/mbox.c"
+ok $? "the mbox lock message is popfetch's (popfetch/mbox.c)"
 like "$tjoined" 'popfetch: inbox: cannot lock /home/me/Mail/inbox: it stays locked by another program' "README quotes it"
 if [ "$(id -u)" = 0 ] && start_dovecot alice:secret; then
 	pop3_put alice "$T/m2"
