@@ -61,8 +61,12 @@ tests/unit/%: tests/unit/%.c tests/unit/tap.h common/libpostie.a .build-flags
 
 # Debian packages needed to build, test, demo and benchmark. A no-op when present.
 DEPS_BUILD := gcc make pkg-config libcurl4-openssl-dev libconfuse-dev libjson-c-dev
+# The libraries of Courier's POP3 server and popa3d, which are unpacked, not
+# installed (tests/lib/pop3servers.sh: they conflict with dovecot-pop3d).
+DEPS_POP3SERVERS := libcourier-unicode4 libltdl7 libgdbm6 libidn12 libgnutls30 libpam0g
 DEPS_TEST  := perl python3 python3-aiosmtpd dovecot-core dovecot-pop3d openssl swaks mandoc \
-	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types strace systemd
+	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types strace systemd \
+	$(DEPS_POP3SERVERS)
 DEPS_BENCH := msmtp mpop fetchmail hyperfine
 # What tests/demo.sh runs: an SMTP server (aiosmtpd), Dovecot, openssl for its
 # certificates; not the compilers and checkers of the whole test set.

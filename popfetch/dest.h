@@ -96,7 +96,13 @@ int	 out_flush(struct dest *d);
  * left behind).
  */
 int	 dl_take(const char *path);
-/* Removes our dotlock. */
-void	 dl_release(const char *path);
+/* Removes our dotlock; 0, or -1 with errno. */
+int	 dl_release(const char *path);
+/*
+ * Removes a dotlock at path whose owner is gone, and our temporary name
+ * (the caller holds the fcntl lock): a lock a popfetch could not remove or
+ * was killed holding does not wait for the next batch to be taken over.
+ */
+void	 dl_clean(const char *path);
 
 #endif

@@ -145,7 +145,25 @@ dl_take(const char *path)
 }
 
 void
+dl_clean(const char *path)
+{
+	struct stat ts, ls;
+	char *tmp;
+
+	if ((tmp = strfmt("%s.popfetch", path)) == NULL)
+		return;
+	if (lstat(tmp, &ts) == 0) {
+		if (lstat(path, &ls) == 0 && ts.st_dev == ls.st_dev && ts.st_ino == ls.st_ino)
+			take_over(path, "left half-made by a popfetch that was killed");
+		unlink(tmp);
+	}
+	if (access(path, F_OK) == 0 && stale(path))
+		take_over(path, "its owner is gone");
+	free(tmp);
+}
+
+int
 dl_release(const char *path)
 {
-	unlink(path);
+	return unlink(path) == -1 && errno != ENOENT ? -1 : 0;
 }

@@ -47,6 +47,7 @@ struct fetch {
 	size_t	 n;
 	int	 keep;
 	int	 conn_ok;	/* the session still holds our DELE marks */
+	int	 scanned;	/* v lists what is on the server */
 	enum px_err err;	/* first fatal error */
 	int	 aborted;	/* a second signal cut the message in hand */
 	unsigned long long cur, cur_limit;	/* bytes of the message in hand, and the most allowed */
@@ -379,6 +380,7 @@ fetch_account(const struct pop3_account *a, const struct popts *o, struct poll_r
 		goto out;
 	}
 	f.conn_ok = 1;
+	f.scanned = 1;
 	if (!f.pop.uidl_ok && f.n > 0 && f.keep && a->only_new)
 		log_error("%s: %s has no UIDL: with keep, every message is fetched again "
 		    "each time", a->name, a->net.host);
@@ -402,7 +404,7 @@ out:
 		res->ndeleted = f.pop.quit_reply == 1 ? f.pop.ndele_ok : 0;
 	}
 	/* The state keeps only what is still on the server (and fills in sizes). */
-	if (f.us.path && f.v && us_changed(&f.us, f.v, f.n) &&
+	if (f.scanned && us_changed(&f.us, f.v, f.n) &&
 	    (e = us_save(&f.us, f.v, f.n, &msg)) != PX_OK) {
 		fail(&f, e, strfmt("%s; the messages deleted from the server stay recorded "
 		    "as delivered", msg));

@@ -22,6 +22,28 @@
 
 #define LOCK_WAIT	60	/* seconds to wait for a lock another program holds */
 
+static int
+fcntl_lock(struct dest *d)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	return fcntl(d->fd, F_SETLK, &fl);
+}
+
+static void
+fcntl_unlock(struct dest *d)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fcntl(d->fd, F_SETLK, &fl);
+}
+
 static enum px_err
 mbox_open(struct dest *d, char **msg)
 {
@@ -50,6 +72,11 @@ mbox_open(struct dest *d, char **msg)
 		*msg = strdup("out of memory");
 		return PX_SOFTWARE;
 	}
+	/* A dead popfetch's lock goes now, even if this poll brings nothing. */
+	if (fcntl_lock(d) == 0) {
+		dl_clean(d->dotlock);
+		fcntl_unlock(d);
+	}
 	return PX_OK;
 }
 
@@ -61,30 +88,15 @@ nap(void)
 	nanosleep(&ts, NULL);
 }
 
-static void
-fcntl_unlock(struct dest *d)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = F_UNLCK;
-	fl.l_whence = SEEK_SET;
-	fcntl(d->fd, F_SETLK, &fl);
-}
-
 static enum px_err
 lock(struct dest *d, char **msg)
 {
-	struct flock fl;
 	time_t deadline = time(NULL) + LOCK_WAIT;
 	int have_fcntl = 0, r;
 
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
 	for (;;) {
 		if (!have_fcntl) {
-			if (fcntl(d->fd, F_SETLK, &fl) == 0)
+			if (fcntl_lock(d) == 0)
 				have_fcntl = 1;
 			else if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
 				*msg = strfmt("cannot lock %s: %s", d->path, strerror(errno));
@@ -121,7 +133,9 @@ unlock(struct dest *d)
 {
 	if (!d->locked)
 		return;
-	dl_release(d->dotlock);
+	if (dl_release(d->dotlock) == -1)
+		log_error("cannot remove the lock file %s: %s (the next poll removes it)",
+		    d->dotlock, strerror(errno));
 	fcntl_unlock(d);
 	d->locked = 0;
 }

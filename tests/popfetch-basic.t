@@ -23,7 +23,7 @@ printf 'smtp "x" {\n host = "h"\n}\n' >"$T/nopop.conf"
 check_status 78 "no pop3 account: exit 78" "$POPFETCH" -C "$T/nopop.conf"
 like "$(cat "$T/last.err")" "^popfetch: .*nopop.conf: no pop3 account is configured" "says there is no pop3 account"
 # An I/O error while the configuration is read (strace injects EIO into the first read of it).
-strace -f -qq -o "$T/conf-eio.log" -P "$T/nopop.conf" -e trace=read -e inject=read:error=EIO:when=1 \
+nolsan strace -f -qq -o "$T/conf-eio.log" -P "$T/nopop.conf" -e trace=read -e inject=read:error=EIO:when=1 \
 	"$POPFETCH" -C "$T/nopop.conf" >"$T/conf-eio.out" 2>"$T/conf-eio.err"
 is "$?" 78 "a configuration that cannot be read: exit 78"
 is "$(grep -c INJECTED "$T/conf-eio.log")" 1 "the read error was injected"

@@ -5,6 +5,7 @@
 # a lock of a live program is not; a full disk gives exit 74 and leaves no
 # lock behind.
 . "$(dirname "$0")/lib/lib.sh"
+. "$TOP/popfetch/t/lib.sh"
 
 export XDG_STATE_HOME=$T/state
 for i in 1 2; do
@@ -35,7 +36,7 @@ ndeleted() { if [ -f "$T/spool/deleted" ]; then wc -l <"$T/spool/deleted"; else 
 
 # ---- killed between link() and unlink(): the real thing, by strace
 server "$T/a.mbox"
-(timeout 60 strace -f -qq -o "$T/strace.log" -P "$T/a.mbox.lock.popfetch" -e trace=unlink \
+(nolsan timeout 60 strace -f -qq -o "$T/strace.log" -P "$T/a.mbox.lock.popfetch" -e trace=unlink \
 	-e inject=unlink:signal=KILL:when=2 "$POPFETCH" -C "$T/conf"; true) >/dev/null 2>&1
 ok "$(grep -q 'killed by SIGKILL' "$T/strace.log"; echo $?)" "popfetch killed right after link() of its dotlock"
 [ -e "$T/a.mbox.lock" ] && [ -e "$T/a.mbox.lock.popfetch" ] &&
@@ -73,6 +74,18 @@ wait "$dead"
 echo "$dead" >"$T/d.mbox.lock"
 POSTIE_CMD_TIMEOUT=30 check "a lock of a dead process is taken over at once" "$POPFETCH" -C "$T/conf"
 is "$(count "$T/d.mbox")" 2 "and delivers"
+
+# ---- a dead popfetch's lock goes at the next poll even when it brings nothing
+server "$T/f.mbox"
+check "a first poll" "$POPFETCH" -C "$T/conf"
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+echo "$dead" >"$T/f.mbox.lock"
+echo "$dead" >"$T/f.mbox.lock.popfetch"
+check "a poll with nothing new" "$POPFETCH" -C "$T/conf"
+ok "$([ ! -e "$T/f.mbox.lock" ] && [ ! -e "$T/f.mbox.lock.popfetch" ]; echo $?)" \
+	"removes the lock and the temporary name a dead popfetch left"
 
 # ---- a lock of a live program (mutt's: empty, mode 0) is waited for, not taken
 server "$T/e.mbox"

@@ -12,6 +12,7 @@
 #    delivered), exit 74, nothing deleted; a clean rerun delivers each
 #    message once.
 . "$(dirname "$0")/lib/lib.sh"
+. "$TOP/popfetch/t/lib.sh"
 
 export XDG_STATE_HOME=$T/state
 STATE=$T/state/postie/popfetch/f_alice@127.0.0.1.uidl
@@ -142,7 +143,7 @@ undo_case() {
 	mda) rm -f "$T/mda.out"; conf "mda = \"cat >>$T/mda.out\"" ;;
 	esac
 	INJECT_STATUS=
-	timeout 60 strace -f -qq -o "$T/inject.log" -P "$path" -e trace="${spec%%:*}" \
+	nolsan timeout 60 strace -f -qq -o "$T/inject.log" -P "$path" -e trace="${spec%%:*}" \
 		-e inject="$spec" "$POPFETCH" -C "$T/conf" >"$T/out" 2>"$T/err"
 	rc=$?
 	fired=$(grep -c INJECTED "$T/inject.log")

@@ -1,0 +1,16 @@
+#!/bin/bash
+# popfetch into an mbox, delete and keep mode: EIO or ENOSPC, and SIGKILL, at
+# every write, fsync, rename, openat, link, unlink and close of a poll, each
+# followed by one clean rerun and the promise checked (popfetch/t/sweep.sh).
+. "$(dirname "$0")/../lib/lib.sh"
+. "$TOP/tests/lib/inject.sh"
+. "$TOP/popfetch/t/lib.sh"
+. "$TOP/popfetch/t/sweep.sh"
+
+command -v strace >/dev/null || bail_out "strace is not installed (make deps)"
+start_dovecot alice:secret || bail_out "cannot start dovecot"
+t0=$(date +%s)
+sweep mbox delete
+sweep mbox keep
+note "popfetch into mbox: $(($(date +%s) - t0)) s"
+done_testing
