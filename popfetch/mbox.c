@@ -22,26 +22,16 @@
 
 #define LOCK_WAIT	60	/* seconds to wait for a lock another program holds */
 
+/* F_WRLCK or F_UNLCK on the whole file, without waiting; 0 or -1. */
 static int
-fcntl_lock(struct dest *d)
+fcntl_set(struct dest *d, short type)
 {
 	struct flock fl;
 
 	memset(&fl, 0, sizeof fl);
-	fl.l_type = F_WRLCK;
+	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
 	return fcntl(d->fd, F_SETLK, &fl);
-}
-
-static void
-fcntl_unlock(struct dest *d)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = F_UNLCK;
-	fl.l_whence = SEEK_SET;
-	fcntl(d->fd, F_SETLK, &fl);
 }
 
 static enum px_err
@@ -73,9 +63,9 @@ mbox_open(struct dest *d, char **msg)
 		return PX_SOFTWARE;
 	}
 	/* A dead popfetch's lock goes now, even if this poll brings nothing. */
-	if (fcntl_lock(d) == 0) {
+	if (fcntl_set(d, F_WRLCK) == 0) {
 		dl_clean(d->dotlock);
-		fcntl_unlock(d);
+		fcntl_set(d, F_UNLCK);
 	}
 	return PX_OK;
 }
@@ -96,7 +86,7 @@ lock(struct dest *d, char **msg)
 
 	for (;;) {
 		if (!have_fcntl) {
-			if (fcntl_lock(d) == 0)
+			if (fcntl_set(d, F_WRLCK) == 0)
 				have_fcntl = 1;
 			else if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
 				*msg = strfmt("cannot lock %s: %s", d->path, strerror(errno));
@@ -111,7 +101,7 @@ lock(struct dest *d, char **msg)
 			if (r == -1) {
 				*msg = strfmt("cannot create the lock file %s: %s", d->dotlock,
 				    strerror(errno));
-				fcntl_unlock(d);
+				fcntl_set(d, F_UNLCK);
 				/* A full or failing disk is an I/O error; a directory we may not write is not. */
 				return errno == EIO || errno == ENOSPC || errno == EDQUOT ?
 				    PX_IOERR : PX_CANTCREAT;
@@ -121,7 +111,7 @@ lock(struct dest *d, char **msg)
 			*msg = strfmt("cannot lock %s: it stays locked by another program",
 			    d->path);
 			if (have_fcntl)
-				fcntl_unlock(d);
+				fcntl_set(d, F_UNLCK);
 			return PX_CANTCREAT;
 		}
 		nap();
@@ -136,7 +126,7 @@ unlock(struct dest *d)
 	if (dl_release(d->dotlock) == -1)
 		log_error("cannot remove the lock file %s: %s (the next poll removes it)",
 		    d->dotlock, strerror(errno));
-	fcntl_unlock(d);
+	fcntl_set(d, F_UNLCK);
 	d->locked = 0;
 }
 

@@ -5,6 +5,7 @@
 # message is whole in the mbox or still on the server, the mbox holds only
 # whole messages, and nothing is deleted that is not in the mbox.
 . "$(dirname "$0")/lib/lib.sh"
+. "$TOP/popfetch/t/lib.sh"
 
 TIMEOUT=3
 # mode            exit  in-mbox  deleted  error pattern
@@ -51,19 +52,8 @@ while read -r mode want inmbox deleted pattern; do
 	[ -n "$mode" ] || continue
 	start_faultpop3 "$mode" --message "$T/m1" --message "$T/m2" --message "$T/m3" \
 		--stall-max 30 || { fail "$mode: server"; continue; }
-	cat >"$T/$mode.conf" <<CONF
-log = "none"
-timeout = $TIMEOUT
-pop3 "f" {
-	host = "127.0.0.1"
-	port = $FAULT_PORT
-	tls = "none"
-	user = "alice"
-	password = "secret"
-	mbox = "$T/$mode.mbox"
-}
-CONF
-	chmod 600 "$T/$mode.conf"
+	pf_plain_conf "$T/$mode.conf" 127.0.0.1 "$FAULT_PORT" "timeout = $TIMEOUT" \
+		"mbox = \"$T/$mode.mbox\""
 	t0=$(date +%s)
 	XDG_STATE_HOME=$T/state-$mode timeout 60 "$POPFETCH" -C "$T/$mode.conf" \
 		>"$T/out" 2>"$T/err"

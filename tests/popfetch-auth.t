@@ -7,6 +7,7 @@
 # DELEs).  Against the scripted faultpop3.py, which can offer what real
 # servers offer and refuse what their backends cannot check.
 . "$(dirname "$0")/lib/lib.sh"
+. "$TOP/popfetch/t/lib.sh"
 
 export XDG_STATE_HOME=$T/state
 printf 'From: s1@example.org\nSubject: message 1\n\nbody 1\n' >"$T/m1"
@@ -25,22 +26,7 @@ server() {
 	start_faultpop3 "$mode" --spool "$T/spool" "${args[@]}" "$@" || bail_out "faultpop3 did not start"
 }
 # conf [KEY=VALUE...]: the account on the server.
-conf() {
-	{
-		echo 'log = "none"'
-		echo 'timeout = 10'
-		echo 'pop3 "f" {'
-		echo "  host = \"${HOST:-127.0.0.1}\""
-		echo "  port = ${PORT:-$FAULT_PORT}"
-		echo '  tls = "none"'
-		echo '  user = "alice"'
-		echo '  password = "secret"'
-		echo "  mbox = \"$T/mbox\""
-		for l in "$@"; do echo "  $l"; done
-		echo '}'
-	} >"$T/conf"
-	chmod 600 "$T/conf"
-}
+conf() { pf_plain_conf "$T/conf" "${HOST:-127.0.0.1}" "${PORT:-$FAULT_PORT}" "mbox = \"$T/mbox\"" "$@"; }
 logins() { cat "$T/spool/logins" 2>/dev/null; }
 count() { if [ -f "$1" ]; then grep -c '^From ' "$1"; else echo 0; fi; }
 

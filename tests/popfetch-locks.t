@@ -18,18 +18,7 @@ server() {
 	rm -rf "$T/spool" "$XDG_STATE_HOME"
 	start_faultpop3 normal --spool "$T/spool" --message "$T/m1" --message "$T/m2" ||
 		bail_out "faultpop3 did not start"
-	cat >"$T/conf" <<EOF
-log = "none"
-pop3 "f" {
-	host = "127.0.0.1"
-	port = $FAULT_PORT
-	tls = "none"
-	user = "alice"
-	password = "secret"
-	mbox = "$1"
-}
-EOF
-	chmod 600 "$T/conf"
+	pf_plain_conf "$T/conf" 127.0.0.1 "$FAULT_PORT" "mbox = \"$1\""
 }
 count() { if [ -f "$1" ]; then grep -c '^From ' "$1"; else echo 0; fi; }
 ndeleted() { if [ -f "$T/spool/deleted" ]; then wc -l <"$T/spool/deleted"; else echo 0; fi; }

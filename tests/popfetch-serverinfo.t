@@ -61,18 +61,7 @@ like "$(cat "$T/last.out")" $'\nConnection: +failed' "says the connection failed
 
 # A server without CAPA (as popa3d), without TLS, on loopback.
 start_faultpop3 normal --no-capa --message "$T/m1" || bail_out "faultpop3"
-cat >"$T/nocapa.conf" <<EOF
-log = "none"
-pop3 "plain" {
-	host = "127.0.0.1"
-	port = $FAULT_PORT
-	tls = "none"
-	user = "alice"
-	password = "secret"
-	mbox = "$T/mbox"
-}
-EOF
-chmod 600 "$T/nocapa.conf"
+pf_plain_conf "$T/nocapa.conf" 127.0.0.1 "$FAULT_PORT" "mbox = \"$T/mbox\""
 check "--serverinfo, no CAPA, no TLS" "$POPFETCH" -C "$T/nocapa.conf" --serverinfo
 like "$(cat "$T/last.out")" $'\nTLS: +none' "no TLS"
 like "$(cat "$T/last.out")" $'\nCapabilities: none \\(the server does not answer CAPA\\)' "no CAPA"

@@ -44,19 +44,7 @@ server() {
 CONF_ARGS=()
 conf() {
 	CONF_ARGS=("$@")
-	{
-		echo 'log = "none"'
-		echo 'timeout = 10'
-		echo 'pop3 "f" {'
-		echo '  host = "127.0.0.1"'
-		echo "  port = $FAULT_PORT"
-		echo '  tls = "none"'
-		echo '  user = "alice"'
-		echo '  password = "secret"'
-		for l in "$@"; do echo "  $l"; done
-		echo '}'
-	} >"$T/conf"
-	chmod 600 "$T/conf"
+	pf_plain_conf "$T/conf" 127.0.0.1 "$FAULT_PORT" "$@"
 }
 
 # subjects MBOX: the Subject lines, in order, one a line.

@@ -75,3 +75,24 @@ for k in range(first, first + n):
 # nolsan CMD...: CMD with LeakSanitizer off (make check-asan): it cannot work
 # under ptrace, so a popfetch run under strace would abort at exit.
 nolsan() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$@"; }
+
+# pf_plain_conf FILE HOST PORT [KEY=VALUE lines...]: a configuration with one
+# pop3 account "f" for alice:secret on a server without TLS (a scripted one,
+# or Dovecot's plain port), the lines added to the section; mode 0600.
+pf_plain_conf() {
+	local f=$1 host=$2 port=$3 l
+	shift 3
+	{
+		echo 'log = "none"'
+		echo 'timeout = 10'
+		echo 'pop3 "f" {'
+		echo "  host = \"$host\""
+		echo "  port = $port"
+		echo '  tls = "none"'
+		echo '  user = "alice"'
+		echo '  password = "secret"'
+		for l in "$@"; do echo "  $l"; done
+		echo '}'
+	} >"$f"
+	chmod 600 "$f"
+}

@@ -33,24 +33,25 @@ _sweep_reset() {
 	done
 }
 
+# sweep_main DEST: the whole of tests/faults/popfetch-DEST.t: Dovecot, then
+# the sweep in delete and in keep mode.
+sweep_main() {
+	local t0
+	command -v strace >/dev/null || bail_out "strace is not installed (make deps)"
+	start_dovecot alice:secret || bail_out "cannot start dovecot"
+	t0=$(date +%s)
+	sweep "$1" delete
+	sweep "$1" keep
+	note "popfetch into $1: $(($(date +%s) - t0)) s"
+	done_testing
+}
+
 sweep() {
 	local dest=$1 mode=$2 sc n i spec fault err points fired bad killed rc t0
 	SW_DEST=$T/sweep.$dest
-	{
-		echo 'log = "none"'
-		echo 'timeout = 10'
-		echo 'pop3 "s" {'
-		echo '  host = "127.0.0.1"'
-		echo "  port = $POP3_PORT"
-		echo '  tls = "none"'
-		echo '  user = "alice"'
-		echo '  password = "secret"'
-		echo "  $dest = \"$SW_DEST\""
-		[ "$mode" = keep ] && echo '  keep = true'
-		echo '}'
-	} >"$T/sweep.conf"
-	chmod 600 "$T/sweep.conf"
-	SW_STATE=$XDG_STATE_HOME/postie/popfetch/s_alice@127.0.0.1.uidl
+	pf_plain_conf "$T/sweep.conf" 127.0.0.1 "$POP3_PORT" "$dest = \"$SW_DEST\"" \
+		"keep = $([ "$mode" = keep ] && echo true || echo false)"
+	SW_STATE=$XDG_STATE_HOME/postie/popfetch/f_alice@127.0.0.1.uidl
 	: >"$T/inject.counts"
 	t0=$(date +%s)
 	for sc in $SWEEP_CALLS; do

@@ -7,10 +7,4 @@
 . "$TOP/popfetch/t/lib.sh"
 . "$TOP/popfetch/t/sweep.sh"
 
-command -v strace >/dev/null || bail_out "strace is not installed (make deps)"
-start_dovecot alice:secret || bail_out "cannot start dovecot"
-t0=$(date +%s)
-sweep mbox delete
-sweep mbox keep
-note "popfetch into mbox: $(($(date +%s) - t0)) s"
-done_testing
+sweep_main mbox
