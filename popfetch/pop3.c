@@ -747,6 +747,16 @@ pop3_login(struct pop3 *p, char **msg)
 	cr.port = n->port;
 	/* Loopback needs no TLS to keep a password private. */
 	encrypted = n->tls != TLS_NONE || net_loopback(p->c);
+	if (!encrypted && n->tls_required) {
+		/* The account's setting, not the server's answer, stops it: 78. */
+		*msg = strfmt("%s: will not send the login over an unencrypted connection to a "
+		    "host that is not on loopback: use tls = \"tls\" or \"starttls\", or set "
+		    "tls_required = false to allow it", n->host);
+		free(mechs);
+		free(stamp);
+		util_wipe(&p->password);
+		return PX_CONFIG;
+	}
 	e = sasl_login(NET_POP3, n->auth, &o, &cr, encrypted, !n->tls_required, &io, &p->mech,
 	    msg);
 	if (e == PX_NOPERM && n->oauth2 && !p->dead) {

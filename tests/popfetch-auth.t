@@ -105,7 +105,7 @@ if unshare -n true 2>/dev/null; then
 	like "$(cat "$T/spool/log")" "C: APOP alice <redacted>" "APOP was tried first"
 	NETNS_SERVER="--sasl PLAIN"
 	in_netns
-	is "$NETNS_RC" 77 "in clear to a host not on loopback: exit 77"
+	is "$NETNS_RC" 78 "in clear to a host not on loopback: exit 78 (the account's setting)"
 	like "$(cat "$T/netns.err")" "will not send the login over an unencrypted connection.*tls_required = false" \
 		"says which key allows it"
 	is "$(grep -c '^C: \(AUTH\|USER\|PASS\|APOP\)' "$T/spool/log")" 0 "no credential sent"
