@@ -19,7 +19,7 @@ PKGS    := libcurl libconfuse json-c
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes \
 	-Wmissing-prototypes -Wshadow -Wcast-qual -Wsign-compare -Wformat=2 \
 	-Wpointer-arith -Wno-format-nonliteral -Icommon \
-	-DSYSCONFDIR=\"$(SYSCONFDIR)\" -DPOSTIE_VERSION=\"$(VERSION)\" \
+	-DSYSCONFDIR=\"$(SYSCONFDIR)\" -DSPOOLDIR=\"$(SPOOLDIR)\" -DPOSTIE_VERSION=\"$(VERSION)\" \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is not linked: common/curlshim.c loads it when a connection is made.
 LDLIBS  += $(shell pkg-config --libs libconfuse json-c 2>/dev/null) -ldl

@@ -15,6 +15,9 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
+#ifndef SPOOLDIR
+#define SPOOLDIR "/var/spool/postie"
+#endif
 
 /* Keys every account section may set to override the top level. */
 #define NET_OPTS \
@@ -142,6 +145,91 @@ conf_find(const char *explicit, int env_allowed)
 		free(p);
 	}
 	return strdup(SYSCONFDIR "/postie.conf");
+}
+
+/* 1 when path exists (as anything: a directory is then an error to report). */
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 || errno != ENOENT;
+}
+
+/* conf_load, noting which file in *file (malloc'd). */
+static struct postie_cfg *
+load_noting(const char *path, int must_exist, char **file, char **err)
+{
+	free(*file);
+	*file = strdup(path);
+	return conf_load(path, must_exist, err);
+}
+
+struct postie_cfg *
+conf_load_for(const char *explicit, int env_allowed, enum conf_want want, char **file,
+    char **err)
+{
+	struct postie_cfg *cf, *sys;
+	const char *e;
+	char *user = NULL, *home, *looked;
+	int must;
+
+	*err = NULL;
+	*file = NULL;
+	/* Named by the caller: that file, no other. */
+	if (explicit && env_allowed)
+		return load_noting(explicit, 1, file, err);
+	if (env_allowed && (e = getenv("POSTIE_CONF")) != NULL && *e) {
+		if ((cf = load_noting(e, 0, file, err)) != NULL && !exists(e)) {
+			cf->looked = strdup(e);
+			cf->none = 1;
+		}
+		return cf;
+	}
+	if (env_allowed) {
+		if ((e = getenv("XDG_CONFIG_HOME")) != NULL && *e == '/')
+			user = strfmt("%s/postie/postie.conf", e);
+		else {
+			home = util_home();
+			user = home ? strfmt("%s/.config/postie/postie.conf", home) : NULL;
+			free(home);
+		}
+	}
+	if (user && exists(user)) {
+		if ((cf = load_noting(user, 1, file, err)) == NULL) {
+			free(user);
+			return NULL;
+		}
+		must = (want == CONF_SMTP && cf->nsmtp == 0) || (want == CONF_POP3 && cf->npop3 == 0);
+		/*
+		 * A user file for the other program only (popfetch's pop3
+		 * sections, say) does not hide the system one.
+		 */
+		if (must && exists(SYSCONFDIR "/postie.conf")) {
+			if ((sys = load_noting(SYSCONFDIR "/postie.conf", 1, file, err)) == NULL) {
+				conf_free(cf);
+				free(user);
+				return NULL;
+			}
+			conf_free(cf);
+			cf = sys;
+		}
+		if (must && (want == CONF_SMTP ? cf->nsmtp : cf->npop3) == 0 &&
+		    (looked = strfmt("%s, " SYSCONFDIR "/postie.conf", user)) != NULL) {
+			free(cf->looked);
+			cf->looked = looked;
+		}
+		free(user);
+		return cf;
+	}
+	cf = load_noting(SYSCONFDIR "/postie.conf", 0, file, err);
+	if (cf && !exists(SYSCONFDIR "/postie.conf")) {
+		cf->looked = user ? strfmt("%s, " SYSCONFDIR "/postie.conf", user) :
+		    strdup(SYSCONFDIR "/postie.conf");
+		cf->none = 1;
+	}
+	free(user);
+	return cf;
 }
 
 /* A string option that is set and not empty, or NULL. */
@@ -625,15 +713,22 @@ load_pop3(struct postie_cfg *cf, cfg_t *top, cfg_t *sec, struct pop3_account *a,
 	return 0;
 }
 
-static char *
-default_queue_dir(void)
+char *
+conf_default_queue_dir(void)
 {
 	char *home, *r;
 	const char *st;
 
-	/* root, and a setgid sendmail serving every user, use the system spool. */
-	if (getuid() == 0 || getegid() != getgid())
-		return strdup("/var/spool/postie");
+	/*
+	 * root, and a setgid sendmail serving every user, use the system
+	 * spool; root may name another (tests, a chroot), a setgid sendmail
+	 * never reads the caller's environment.
+	 */
+	if (getuid() == 0 || getegid() != getgid()) {
+		if (getegid() == getgid() && (st = getenv("POSTIE_SPOOLDIR")) != NULL && *st == '/')
+			return strdup(st);
+		return strdup(SPOOLDIR);
+	}
 	if ((st = getenv("XDG_STATE_HOME")) != NULL && *st == '/')
 		return strfmt("%s/postie/queue", st);
 	home = util_home();
@@ -811,7 +906,7 @@ conf_load(const char *path, int must_exist, char **err)
 	cf->aliases = (s && *s) ? strdup(s) : NULL;
 	cf->log = strdup(cfg_getstr(top, "log"));
 	s = optstr(top, "queue_dir");
-	cf->queue_dir = s ? util_expand_tilde(s) : default_queue_dir();
+	cf->queue_dir = s ? util_expand_tilde(s) : conf_default_queue_dir();
 	cf->queue_lifetime = cfg_getint(top, "queue_lifetime");
 	cf->failed_lifetime = cfg_getint(top, "failed_lifetime");
 	if (cf->failed_lifetime <= 0) {
@@ -891,6 +986,7 @@ conf_free(struct postie_cfg *cf)
 	free(cf->smtp);
 	free(cf->pop3);
 	free(cf->path);
+	free(cf->looked);
 	free(cf->domain);
 	free(cf->aliases);
 	free(cf->log);

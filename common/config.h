@@ -80,7 +80,10 @@ struct pop3_account {
 };
 
 struct postie_cfg {
-	char	*path;		/* the file read, or NULL when none exists */
+	char	*path;		/* the file read (or, when none exists, the one looked for) */
+	char	*looked;	/* conf_load_for(): when no file held what was wanted, the
+				   files looked at ("A, B"), for the error; else NULL */
+	int	 none;		/* conf_load_for(): no configuration file exists at all */
 	char	*domain;	/* never NULL: the file's, else the host FQDN */
 	char	*aliases;	/* NULL when disabled */
 	char	*log;
@@ -109,6 +112,29 @@ struct postie_cfg {
  * path; the file may not exist.
  */
 char	*conf_find(const char *explicit, int env_allowed);
+
+/*
+ * The configuration a program uses: explicit (-C) if not NULL, else
+ * $POSTIE_CONF, else the user's file (as conf_find), else
+ * SYSCONFDIR/postie.conf.  A user file that holds no section of the kind
+ * wanted (a popfetch-only file, for sendmail) does not hide the system
+ * file.  With env_allowed == 0 only the system file.  A missing file is an
+ * empty configuration (then ->none is set and ->looked names the files
+ * looked for), except for explicit.  NULL with *err when a file cannot be
+ * read or loaded; *err names it.  *file gets the file loaded or failed
+ * (malloc'd; the caller frees it, also on failure).
+ */
+enum conf_want { CONF_ANY, CONF_SMTP, CONF_POP3 };
+struct postie_cfg *conf_load_for(const char *explicit, int env_allowed, enum conf_want want,
+	    char **file, char **err);
+
+/*
+ * The built-in queue directory (queue_dir = ""): SPOOLDIR for root (or
+ * $POSTIE_SPOOLDIR) and a setgid sendmail, else
+ * $XDG_STATE_HOME/postie/queue, by default under the real user's passwd
+ * home.  Malloc'd, NULL on memory.
+ */
+char	*conf_default_queue_dir(void);
 
 /*
  * Reads and checks a file.  A missing file is an error only when

@@ -303,17 +303,29 @@ util_home(void)
 char *
 util_username(void)
 {
-	struct passwd *pw = real_pw();
+	return util_username_of(getuid());
+}
+
+char *
+util_username_of(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
 
 	if (pw && pw->pw_name)
 		return strdup(pw->pw_name);
-	return strfmt("uid%lu", (unsigned long)getuid());
+	return strfmt("uid%lu", (unsigned long)uid);
 }
 
 char *
 util_fullname(void)
 {
-	struct passwd *pw = real_pw();
+	return util_fullname_of(getuid());
+}
+
+char *
+util_fullname_of(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
 	size_t n;
 
 	if (pw == NULL || pw->pw_gecos == NULL)

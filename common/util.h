@@ -56,6 +56,9 @@ char	*util_home(void);
 /* User name of the real uid, and its GECOS full name ("" if none). */
 char	*util_username(void);
 char	*util_fullname(void);
+/* The same for another uid (a saved message completed for its submitter). */
+char	*util_username_of(uid_t uid);
+char	*util_fullname_of(uid_t uid);
 /* "~/x" -> home/x; anything else copied. */
 char	*util_expand_tilde(const char *path);
 /* The host's fully qualified name if one can be found, else the short name. */

@@ -428,6 +428,11 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 
 	memset(res, 0, sizeof *res);
 	memset(&m, 0, sizeof m);
+	if (cfg == NULL) {
+		/* No configuration to complete it with: kept as it came. */
+		saved_store(o, r, res);
+		return;
+	}
 	if (q_init(cfg->queue_dir, &err) == -1) {
 		res->err = PX_CANTCREAT;
 		res->msg = err;
@@ -439,11 +444,15 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 		res->msg = err;
 		return;
 	}
-	if (q_create(cfg->queue_dir, &q, &out, &err) == -1) {
+	if (q_create_id(cfg->queue_dir, o->qid, &q, &out, &err) == -1) {
 		res->err = PX_CANTCREAT;
 		res->msg = err;
 		return;
 	}
+	/* Root completing a user's saved message: the entry is the user's. */
+	q.env.uid = o->submitter;
+	if (o->submitter != getuid() && geteuid() == 0)
+		(void)!fchown(q.fd, o->submitter, (gid_t)-1);
 	m.o = o;
 	m.cfg = cfg;
 	m.env = &q.env;

@@ -68,8 +68,9 @@ static const char help_text[] =
 "Exit status: 0 sent or queued, 64 usage, 65 data error, 66 attachment unreadable,\n"
 "67 all recipients refused, 69 refused, 73 no queue directory, 74 cannot write\n"
 "the queue (disk full), 75 temporary failure (queue = \"never\", or a queue\n"
-"limit), 77 --requeue of another user's message or --authorize refused,\n"
-"78 configuration error.\n";
+"limit) or the message saved as the configuration cannot be loaded,\n"
+"77 --requeue of another user's message or --authorize refused,\n"
+"78 configuration error (modes without a message).\n";
 
 static int
 usage(const char *why)
@@ -356,33 +357,89 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 	return 0;
 }
 
-/* Loads the configuration; a setgid sendmail ignores -C and the environment for users. */
+static int send_mode(struct postie_cfg *cfg, struct opts *o);
+
+/*
+ * The configuration cannot be used.  A message (-bm, -bs) is saved
+ * unprocessed all the same: exit 75 with its id.  Any other mode: exit 78;
+ * mailq lists the built-in queue all the same.
+ */
+static int
+unusable(struct opts *o, int argc, char **argv, const char *why, const char *files)
+{
+	struct saving sv;
+	char *dir;
+	int code;
+
+	if (o->mode == 'm' || o->mode == 's') {
+		sv.argc = argc > 0 ? argc - 1 : 0;
+		sv.argv = argc > 0 ? argv + 1 : argv;
+		sv.error = why;
+		sv.files = files;
+		o->save = &sv;
+		code = o->mode == 's' ? bs_serve(NULL, o) : send_mode(NULL, o);
+		o->save = NULL;
+		return code;
+	}
+	log_error("%s", why);
+	if (o->mode == 'p' && (dir = conf_default_queue_dir()) != NULL) {
+		q_print(dir, stdout);
+		saved_print(stdout);
+		free(dir);
+	}
+	return EX_CONFIG;
+}
+
+int
+opts_parse(int argc, char **argv, struct opts *o, int *code)
+{
+	return parse_args(argc, argv, o, code);
+}
+
+/*
+ * Loads the configuration; a setgid sendmail ignores -C and the environment
+ * for users.  NULL when it cannot be used, with *reason (the error, naming the
+ * file) and *files (the files it was meant to come from) malloc'd.  For a
+ * send (sending = 1) it must also have the account asked for and readable
+ * aliases: else nothing could complete the message either.
+ */
 static struct postie_cfg *
-load_config(const struct opts *o, int must_have, int *code)
+load_config(const struct opts *o, int sending, char **reason, char **files)
 {
 	struct postie_cfg *cfg;
-	char *path, *err = NULL;
+	char *file = NULL, *err = NULL;
 	int trusted = getuid() == 0 || getegid() == getgid();
 
+	*reason = *files = NULL;
 	if (!trusted && o->conf)
 		log_error("-C is ignored: this sendmail is installed setgid");
-	path = conf_find(trusted ? o->conf : NULL, trusted);
-	cfg = conf_load(path, trusted && o->conf != NULL, &err);
+	cfg = conf_load_for(trusted ? o->conf : NULL, trusted, CONF_SMTP, &file, &err);
 	if (cfg == NULL) {
-		log_error("%s", err);
-		free(err);
-		free(path);
-		*code = EX_CONFIG;
+		*reason = err;
+		*files = file ? file : strdup("");
 		return NULL;
 	}
-	if (must_have && cfg->nsmtp == 0) {
-		log_error("%s: no smtp account is configured (see postie.conf(5))", path);
-		free(path);
+	if (sending && cfg->nsmtp == 0) {
+		if (cfg->none)
+			*reason = strfmt("no configuration: none of %s exists (see postie.conf(5))",
+			    cfg->looked);
+		else if (cfg->looked)
+			*reason = strfmt("no smtp account in %s (see postie.conf(5))", cfg->looked);
+		else
+			*reason = strfmt("%s: no smtp account is configured (see postie.conf(5))",
+			    cfg->path);
+	} else if (sending && o->account && conf_smtp_select(cfg, o->account, NULL, &err) == NULL)
+		*reason = err;
+	else if (sending && aliases_check(cfg->aliases, &err) == -1)
+		*reason = err;
+	if (*reason) {
+		*files = xstrdup(cfg->looked ? cfg->looked : cfg->path);
+		free(file);
 		conf_free(cfg);
-		*code = EX_CONFIG;
 		return NULL;
 	}
-	free(path);
+	free(err);
+	free(file);
 	if (log_open(cfg->log) == -1) {
 		const char *why = strerror(errno);
 		struct group *gr = getegid() != getgid() ? getgrgid(getegid()) : NULL;
@@ -407,6 +464,7 @@ send_mode(struct postie_cfg *cfg, struct opts *o)
 	struct submit_result res;
 	struct reader r;
 	char *err;
+	int completed;
 
 	if (o->rcpts.n == 0 && !o->extract)
 		return usage("no recipients given");
@@ -421,17 +479,24 @@ send_mode(struct postie_cfg *cfg, struct opts *o)
 		log_error("out of memory");
 		return EX_SOFTWARE;
 	}
+	/* Messages saved while the configuration was broken: now they can be completed. */
+	completed = cfg ? saved_complete(cfg) : 0;
 	submit(cfg, o, &r, &res);
 	rd_free(&r);
 	attach_close(o);
 	if (res.err != PX_OK)
+		log_error("%s", res.msg);
+	else if (res.saved)
 		log_error("%s", res.msg);
 	else if (res.queued && res.loud)
 		log_error("%s; queued as %s", res.msg, res.id);
 	else if (res.queued && (o->verbose || isatty(STDERR_FILENO)))
 		log_error("%s; queued as %s, will retry", res.msg, res.id);
 	free(res.msg);
-	return px_exitcode(res.err);
+	if (completed > 0)
+		(void)queue_run(cfg, o, NULL, 1, NULL);
+	/* Kept, but the caller must know the configuration is broken. */
+	return res.saved ? EX_TEMPFAIL : px_exitcode(res.err);
 }
 
 static int
@@ -575,6 +640,7 @@ queue_mode(struct postie_cfg *cfg, const struct opts *o)
 	do {
 		next = time(NULL) + o->qinterval;
 		q_clean(cfg->queue_dir);
+		(void)saved_complete(cfg);
 		failed_maintain(cfg);
 		(void)queue_run(cfg, o, NULL, 0, NULL);
 		while (o->qinterval && !stop && time(NULL) < next)
@@ -589,6 +655,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct postie_cfg *cfg;
 	char *prog = strdup(argc > 0 && argv[0] ? argv[0] : "sendmail"), *err = NULL;
+	char *why = NULL, *files = NULL;
 	const char *base = prog ? basename(prog) : "sendmail";
 	int code = 0, n;
 
@@ -619,8 +686,13 @@ main(int argc, char **argv)
 	if (parse_args(argc, argv, &o, &code) == -1)
 		goto out;
 	log_setverbose(o.verbose);
-	if ((cfg = load_config(&o, o.mode == 'm' || o.mode == 's', &code)) == NULL)
+	o.submitter = getuid();
+	if ((cfg = load_config(&o, o.mode == 'm' || o.mode == 's', &why, &files)) == NULL) {
+		code = unusable(&o, argc, argv, why, files);
+		free(why);
+		free(files);
 		goto out;
+	}
 	if (net_global_init() == -1) {
 		log_error("cannot initialise libcurl");
 		code = EX_SOFTWARE;
@@ -638,6 +710,7 @@ main(int argc, char **argv)
 	switch (o.mode) {
 	case 'p':
 		q_print(cfg->queue_dir, stdout);
+		saved_print(stdout);
 		code = fflush(stdout) == EOF ? EX_IOERR : 0;
 		break;
 	case 'i':
@@ -661,6 +734,7 @@ main(int argc, char **argv)
 		code = requeue_mode(cfg, &o);
 		break;
 	case 's':
+		(void)saved_complete(cfg);
 		code = bs_serve(cfg, &o);
 		break;
 	default:

@@ -141,7 +141,7 @@ add_received(struct msgctx *m, struct hdr_block *h, const char *user)
 			user = "unknown";
 	if (host && date)
 		v = strfmt("from %s (uid %lu)\r\n\tby %s (Postie) id %s;\r\n\t%s", *user ? user :
-		    "unknown", (unsigned long)getuid(), host, m->qid ? m->qid : "none", date);
+		    "unknown", (unsigned long)m->o->submitter, host, m->qid ? m->qid : "none", date);
 	if (v && hdr_prepend(h, "Received", v) == 0)
 		r = 0;
 	free(host);
@@ -197,7 +197,7 @@ complete(struct msgctx *m, struct hdr_block *h)
 		goto out;
 	}
 	e->account = strdup(m->acct->name);
-	if ((user = util_username()) == NULL)
+	if ((user = util_username_of(o->submitter)) == NULL)
 		goto out;
 
 	/* Envelope sender. */
@@ -231,7 +231,7 @@ complete(struct msgctx *m, struct hdr_block *h)
 	if (rewrite_from(h, m->acct) == -1)
 		goto out;
 	if (hdr_count(h, "From") == 0) {
-		name = o->fullname ? strdup(o->fullname) : util_fullname();
+		name = o->fullname ? strdup(o->fullname) : util_fullname_of(o->submitter);
 		from = *e->sender ? e->sender : NULL;
 		tmp = NULL;
 		if (from == NULL)
@@ -272,7 +272,8 @@ complete(struct msgctx *m, struct hdr_block *h)
 		}
 		free(tmp);
 	}
-	if (getegid() != getgid() && add_received(m, h, user) == -1)
+	/* Also when root's queue run completes a user's saved message. */
+	if ((getegid() != getgid() || o->submitter != getuid()) && add_received(m, h, user) == -1)
 		goto out;
 	/* SMTP allows 998 octets a line; fold longer header lines at white space. */
 	if (hdr_fold_long(h, SMTP_LINE_MAX) == -1)

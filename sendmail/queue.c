@@ -291,13 +291,19 @@ q_account_file(const char *dir, const char *kind, const char *account, const cha
 int
 q_create(const char *dir, struct qentry *q, FILE **out, char **err)
 {
+	return q_create_id(dir, NULL, q, out, err);
+}
+
+int
+q_create_id(const char *dir, const char *id, struct qentry *q, FILE **out, char **err)
+{
 	int fd, fd2;
 
 	memset(q, 0, sizeof *q);
 	env_init(&q->env);
 	q->fd = -1;
 	q->dir = strdup(dir);
-	q->id = make_id();
+	q->id = id ? strdup(id) : make_id();
 	if (q->dir == NULL || q->id == NULL ||
 	    (q->tmpmsg = qpath(dir, "tmp", q->id, "msg")) == NULL) {
 		*err = strdup("out of memory");

@@ -46,6 +46,18 @@ struct opts {
 	long	 qinterval;	/* -qTIME in seconds, 0 = once */
 	const char *q_id, *q_rcpt, *q_sender;	/* -qI -qR -qS substrings */
 	struct strlist rcpts;	/* argv recipients (comma lists split later) */
+	uid_t	 submitter;	/* whose message: getuid(), or a saved message's owner */
+	const char *qid;	/* the queue id to give it (a saved message's own), or NULL */
+	/* Set when the configuration cannot be loaded: submit() saves the message. */
+	const struct saving *save;
+};
+
+/* What a message saved unprocessed records (saved.c). */
+struct saving {
+	int	 argc;		/* the command line after argv[0] */
+	char	**argv;
+	const char *error;	/* why the configuration cannot be loaded */
+	const char *files;	/* the configuration files meant, "A, B" ("" unknown) */
 };
 
 /* The envelope and bookkeeping of one queue entry. */
@@ -84,6 +96,8 @@ struct qentry {
 /* queue.c */
 int	 q_init(const char *dir, char **err);
 int	 q_create(const char *dir, struct qentry *q, FILE **out, char **err);
+/* q_create with a given queue id (NULL: a new one). */
+int	 q_create_id(const char *dir, const char *id, struct qentry *q, FILE **out, char **err);
 int	 q_commit(struct qentry *q, FILE *fp, char **err);
 void	 q_abort(struct qentry *q, FILE *fp);
 int	 q_list(const char *dir, struct strlist *ids);
@@ -351,6 +365,7 @@ struct submit_result {
 	int	 dot_seen;	/* the input ended with a lone "." */
 	int	 loud;		/* queued for a reason the user must see */
 	int	 too_big;	/* refused: over the size limit */
+	int	 saved;		/* the configuration cannot be loaded: saved unprocessed */
 	char	*msg;		/* why, when not simply sent; malloc'd */
 	char	 id[64];
 };
@@ -360,6 +375,24 @@ void	 submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r,
 /* The verdict v of an attended attempt at q (account a), into res; closes q. */
 void	 submit_conclude(struct qentry *q, struct smtp_account *a, const struct verdict *v,
 	    struct submit_result *res);
+
+/*
+ * saved.c: messages taken while the configuration cannot be loaded, kept
+ * unprocessed in the built-in queue directory's saved/ until a run finds
+ * a working configuration.  saved_store: what submit() does without a
+ * configuration (o->save says why): the input from r (line endings and,
+ * with o->dot_ends, dots as a message is read) and the command line; res
+ * as for submit (res->saved, exit 75).  saved_complete: completes each
+ * saved message this configuration is meant by (the same file), as a
+ * normal submission with its arguments would, into the queue; returns how
+ * many.  saved_print: mailq's section of them; returns how many.
+ */
+void	 saved_store(const struct opts *o, struct reader *r, struct submit_result *res);
+int	 saved_complete(struct postie_cfg *cfg);
+size_t	 saved_print(FILE *out);
+
+/* main.c: the command line into o, as sendmail parses it; -1 (with *code) to exit. */
+int	 opts_parse(int argc, char **argv, struct opts *o, int *code);
 
 /*
  * conncache.c: a connection kept open after a send, for the next sendmail.

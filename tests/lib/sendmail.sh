@@ -6,6 +6,10 @@
 
 make_certs "$T/certs" || bail_out "make_certs failed"
 
+# root's built-in queue directory (where a message is saved when the
+# configuration cannot be loaded): the test's, never the machine's spool.
+export POSTIE_SPOOLDIR=$T/spool
+
 # write_conf FILE PORT [LINE...]: a 0600 configuration with one smtp account
 # "default" at localhost:PORT; each LINE goes into the smtp section.
 # $QDIR is the queue (default $T/queue), $CONF_TOP extra top-level lines.
