@@ -471,10 +471,7 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 	}
 	res->dot_seen = m.dot_seen;
 	res->too_big = m.too_big;
-	if (e == PX_OK && o->need_dot && !m.dot_seen) {
-		e = PX_DATA;
-		m.errmsg = strdup("the input ended inside DATA");
-	}
+	e = message_ended(&m, e);
 	if (e != PX_OK) {
 		q_abort(&q, out);
 		res->err = e;

@@ -390,6 +390,17 @@ unusable(struct opts *o, int argc, char **argv, const char *why, const char *fil
 	return EX_CONFIG;
 }
 
+void
+opts_init(struct opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->dot_ends = 1;
+	o->mode = 'm';
+	sl_init(&o->rcpts);
+	sl_init(&o->attach);
+	sl_init(&o->attach_type);
+}
+
 int
 opts_parse(int argc, char **argv, struct opts *o, int *code)
 {
@@ -659,12 +670,7 @@ main(int argc, char **argv)
 	const char *base = prog ? basename(prog) : "sendmail";
 	int code = 0, n;
 
-	memset(&o, 0, sizeof o);
-	o.dot_ends = 1;
-	o.mode = 'm';
-	sl_init(&o.rcpts);
-	sl_init(&o.attach);
-	sl_init(&o.attach_type);
+	opts_init(&o);
 	log_setprog("sendmail");
 	signal(SIGPIPE, SIG_IGN);
 	if (getegid() != getgid() && getuid() != 0) {

@@ -664,3 +664,14 @@ out:
 	hdr_free(&h);
 	return err;
 }
+
+enum px_err
+message_ended(struct msgctx *m, enum px_err e)
+{
+	if (e == PX_OK && m->o->need_dot && !m->dot_seen) {
+		free(m->errmsg);
+		m->errmsg = strdup("the input ended inside DATA");
+		return PX_DATA;
+	}
+	return e;
+}

@@ -305,10 +305,7 @@ saved_store(const struct opts *o, struct reader *r, struct submit_result *res)
 	e = copy_body(&m, r, NULL, 0, 0, out, &bi);
 	res->dot_seen = m.dot_seen;
 	res->too_big = m.too_big;
-	if (e == PX_OK && o->need_dot && !m.dot_seen) {
-		e = PX_DATA;
-		m.errmsg = strdup("the input ended inside DATA");
-	}
+	e = message_ended(&m, e);
 	if (e != PX_OK) {
 		q_abort(&q, out);
 		res->err = e;
@@ -477,12 +474,7 @@ complete_one(struct postie_cfg *cfg, const char *dir, const char *sdir, const ch
 	size_t i;
 	int code = 0, in, done = 0;
 
-	memset(&o, 0, sizeof o);
-	o.dot_ends = 1;
-	o.mode = 'm';
-	sl_init(&o.rcpts);
-	sl_init(&o.attach);
-	sl_init(&o.attach_type);
+	opts_init(&o);
 	if ((argv = calloc((size_t)sv->argc + 2, sizeof *argv)) == NULL)
 		return 0;
 	argv[0] = (char *)"sendmail";
@@ -543,6 +535,28 @@ out:
 	return done;
 }
 
+/*
+ * Opens, (lock: locks) and reads sdir/ID.args; its owner in *st.  The fd,
+ * or -1 when it is busy, not the caller's to see, or not a saved entry.
+ */
+static int
+open_args(const char *sdir, const char *id, int lock, struct stat *st, struct saved *sv)
+{
+	char *p = strfmt("%s/%s.args", sdir, id);
+	int fd = p ? open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
+
+	free(p);
+	if (fd == -1)
+		return -1;
+	/* Whose it is: who created the file, whatever it says. */
+	if ((lock && flock(fd, LOCK_EX | LOCK_NB) == -1) || fstat(fd, st) == -1 ||
+	    !q_visible(st->st_uid) || read_args(fd, sv) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* The ids in saved/ (ID.args), oldest first. */
 static int
 list_saved(const char *sdir, struct strlist *ids)
@@ -570,7 +584,7 @@ saved_complete(struct postie_cfg *cfg)
 	struct strlist ids;
 	struct saved sv;
 	struct stat st;
-	char *dir = conf_default_queue_dir(), *sdir, *p;
+	char *dir = conf_default_queue_dir(), *sdir;
 	size_t i, natt;
 	int fd, n = 0, k;
 
@@ -582,17 +596,8 @@ saved_complete(struct postie_cfg *cfg)
 	if (list_saved(sdir, &ids) == -1)
 		log_error("cannot read %s: %s", sdir, strerror(errno));
 	for (i = 0; i < ids.n; i++) {
-		p = strfmt("%s/%s.args", sdir, ids.v[i]);
-		fd = p ? open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
-		free(p);
-		if (fd == -1)
+		if ((fd = open_args(sdir, ids.v[i], 1, &st, &sv)) == -1)
 			continue;
-		/* Whose it is: who created the file, whatever it says. */
-		if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fstat(fd, &st) == -1 ||
-		    !q_visible(st.st_uid) || read_args(fd, &sv) == -1) {
-			close(fd);
-			continue;
-		}
 		for (natt = 0, k = 0; k < sv.argc; k++)
 			if (strcmp(sv.argv[k], "--attach") == 0 ||
 			    strncmp(sv.argv[k], "--attach=", 9) == 0)
@@ -635,7 +640,7 @@ saved_print(FILE *out)
 	struct saved sv;
 	struct stat st, sin;
 	struct tm tm;
-	char *dir = conf_default_queue_dir(), *sdir, *p, when[64];
+	char *dir = conf_default_queue_dir(), *sdir, when[64];
 	size_t i, count = 0;
 	int fd, in, k;
 
@@ -646,15 +651,8 @@ saved_print(FILE *out)
 	}
 	(void)list_saved(sdir, &ids);
 	for (i = 0; i < ids.n; i++) {
-		p = strfmt("%s/%s.args", sdir, ids.v[i]);
-		fd = p ? open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
-		free(p);
-		if (fd == -1)
+		if ((fd = open_args(sdir, ids.v[i], 0, &st, &sv)) == -1)
 			continue;
-		if (fstat(fd, &st) == -1 || !q_visible(st.st_uid) || read_args(fd, &sv) == -1) {
-			close(fd);
-			continue;
-		}
 		close(fd);
 		if (count++ == 0)
 			fprintf(out, "\n-Saved unprocessed in %s: the configuration could not be "

@@ -195,6 +195,8 @@ char	*message_id(const char *domain);
 struct reader;
 /* Reads one message from r (up to end of input, or a lone "." with dot_ends). */
 enum px_err message_read(struct msgctx *m, struct reader *r, FILE *out);
+/* e, or PX_DATA (m->errmsg set) when -bs input ended before its lone dot. */
+enum px_err message_ended(struct msgctx *m, enum px_err e);
 #define READ_BUF	(256 * 1024)
 
 /* aliases.c: checks the aliases file; returns the number of aliases or -1. */
@@ -391,7 +393,8 @@ void	 saved_store(const struct opts *o, struct reader *r, struct submit_result *
 int	 saved_complete(struct postie_cfg *cfg);
 size_t	 saved_print(FILE *out);
 
-/* main.c: the command line into o, as sendmail parses it; -1 (with *code) to exit. */
+/* main.c: the defaults of a command line; the command line into o, as sendmail parses it (-1, with *code, to exit). */
+void	 opts_init(struct opts *o);
 int	 opts_parse(int argc, char **argv, struct opts *o, int *code);
 
 /*
