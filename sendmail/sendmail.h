@@ -3,8 +3,9 @@
  *
  * The flow: main.c parses options and picks a mode; message.c reads the
  * message from stdin (or -bs) into a queue entry with completed headers;
- * queue.c keeps entries durable; smtp.c delivers entries over one libcurl
- * connection per account; aliases.c expands local names.
+ * queue.c keeps entries durable; smtp.c (the connection) and smtptx.c (the
+ * mail transaction) deliver entries over one connection per account;
+ * aliases.c expands local names.
  */
 #ifndef SENDMAIL_H
 #define SENDMAIL_H
@@ -238,6 +239,16 @@ void	 smtp_set_last_error(struct smtp_conn *c, const char *msg);
 const char *smtp_last_error(struct smtp_conn *c);
 /* The connection's socket, or -1. */
 int	 smtp_socket(struct smtp_conn *c);
+/*
+ * q (locked) is the entry the caller sends next over c: its MAIL, RCPT and
+ * DATA may go out with the final dot of the entry being sent now (one
+ * round trip less per message, RFC 2920).  Only for the next smtp_send();
+ * nothing of q is delivered before smtp_send(c, q), and if another entry
+ * is sent instead the connection is made again.
+ */
+void	 smtp_ahead(struct smtp_conn *c, const struct qentry *q);
+/* 1 when c is connected and the server has not closed it while it idled. */
+int	 smtp_idle_ok(struct smtp_conn *c);
 
 /* outcome.c: the one place that decides what a failure means for a message. */
 struct attempt {

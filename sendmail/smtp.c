@@ -1,107 +1,118 @@
 /*
- * smtp.c: sends queue entries through libcurl.  One connection serves many
- * messages (libcurl keeps it open between transfers on the same handle, so
- * there is one login), and the server's reply to each RCPT is remembered so
- * that a partly refused message reaches those who were accepted.
+ * smtp.c: the SMTP connection.  libcurl makes it (TCP, TLS or STARTTLS,
+ * certificate checks and pins, EHLO, the login) with CURLOPT_CONNECT_ONLY
+ * and then leaves it to us: the mail transaction (smtptx.c) is spoken over
+ * curl_easy_send()/curl_easy_recv() on libcurl's connection and TLS
+ * session, so that commands can be pipelined and messages chunked, which
+ * libcurl's one-command-per-turn SMTP cannot do.
+ *
+ * One connection serves many messages (a queue run, the kept connection of
+ * conncache.c); it is made on first use and made again when it broke or
+ * the server closed it while idle.  QUIT is sent and the connection closed
+ * without waiting for the answer: it tells nothing we need.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "log.h"
-#include "net.h"
 #include "oauth2.h"
-#include "sendmail.h"
+#include "smtpconn.h"
 
-struct smtp_conn {
-	CURL	*c;
-	struct smtp_account *acct;
-	struct net_trace t;
-	char	*password;
-	char	*ehlo;
-	int	 fresh;		/* the last transfer failed: do not reuse its connection */
-	/* Per transfer: RCPT replies, in the order of the RCPT commands. */
-	int	 want_rcpt;	/* an RCPT was sent and its reply not yet seen */
-	size_t	 nrcpt;
-	int	*codes;
-	char	**texts;
-	size_t	 cap;
-	int	 fd;		/* the data being sent */
-	enum px_err setup_err;
-	char	*setup_msg;
-	int	 attention;	/* the last failure wants the user, not a retry: show it */
-	int	 broken;	/* the last failure came before any recipient: the server, not the message */
-	int	 in_txn;	/* MAIL FROM was sent in the last transfer */
-	char	*last_error;	/* for the entries deferred without a try */
-};
+#define REPLY_KEEP	1000	/* bytes of a reply kept for messages */
 
+/* One EHLO keyword line ("SIZE 1000", "AUTH PLAIN LOGIN") into c. */
 static void
-hook(void *arg, int out, const char *line, size_t n)
+caps_line(struct smtp_caps *c, const char *p, size_t n)
 {
-	struct smtp_conn *s = arg;
-	int code;
+	size_t w, len;
 
-	if (out) {
-		if (n >= 8 && strncasecmp(line, "RCPT TO:", 8) == 0)
-			s->want_rcpt = 1;
-		if (n >= 10 && strncasecmp(line, "MAIL FROM:", 10) == 0)
-			s->in_txn = 1;
-		return;
+	for (w = 0; w < n && p[w] != ' ' && p[w] != '='; w++)
+		;
+	if (w == 10 && strncasecmp(p, "PIPELINING", w) == 0)
+		c->pipelining = 1;
+	else if (w == 8 && strncasecmp(p, "CHUNKING", w) == 0)
+		c->chunking = 1;
+	else if (w == 8 && strncasecmp(p, "8BITMIME", w) == 0)
+		c->eightbit = 1;
+	else if (w == 8 && strncasecmp(p, "SMTPUTF8", w) == 0)
+		c->smtputf8 = 1;
+	else if (w == 8 && strncasecmp(p, "STARTTLS", w) == 0)
+		c->starttls = 1;
+	else if (w == 4 && strncasecmp(p, "SIZE", w) == 0) {
+		c->size = 1;
+		c->size_max = w < n ? strtoll(p + w + 1, NULL, 10) : 0;
+		if (c->size_max < 0)
+			c->size_max = 0;
+	} else if (w == 4 && strncasecmp(p, "AUTH", w) == 0 && w < n) {
+		/* "AUTH PLAIN LOGIN", or the old "AUTH=PLAIN LOGIN": the words after. */
+		p += w + 1;
+		n -= w + 1;
+		len = strlen(c->auth);
+		if (len + n + 2 < sizeof c->auth)
+			snprintf(c->auth + len, sizeof c->auth - len, "%s%.*s", len ? " " : "",
+			    (int)n, p);
 	}
-	if (!s->want_rcpt || n < 3 || (n > 3 && line[3] == '-'))
-		return;
-	code = atoi(line);
-	if (s->nrcpt == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 16;
-		int *c = realloc(s->codes, ncap * sizeof *c);
-		char **t;
-
-		if (c == NULL)
-			return;
-		s->codes = c;
-		if ((t = realloc(s->texts, ncap * sizeof *t)) == NULL)
-			return;
-		s->texts = t;
-		s->cap = ncap;
-	}
-	s->codes[s->nrcpt] = code;
-	s->texts[s->nrcpt] = xstrndup(line, n > 300 ? 300 : n);
-	s->nrcpt++;
-	s->want_rcpt = 0;
 }
 
+/*
+ * Watches libcurl's connect phase: the reply to the last EHLO (after
+ * STARTTLS the server may offer more) says what the server can do.
+ */
 static void
-clear_rcpts(struct smtp_conn *s)
+caps_hook(void *arg, int out, const char *line, size_t n)
 {
-	size_t i;
+	struct smtp_conn *s = arg;
+	int final;
 
-	for (i = 0; i < s->nrcpt; i++)
-		free(s->texts[i]);
-	s->nrcpt = 0;
-	s->want_rcpt = 0;
+	if (out) {
+		if (n >= 4 && (strncasecmp(line, "EHLO", 4) == 0 ||
+		    strncasecmp(line, "HELO", 4) == 0)) {
+			memset(&s->next_caps, 0, sizeof s->next_caps);
+			s->ehlo_line = 0;
+		} else
+			s->ehlo_line = -1;
+		return;
+	}
+	if (s->ehlo_line < 0 || n < 3)
+		return;
+	final = n == 3 || line[3] != '-';
+	if (s->ehlo_line++ > 0 && n > 4 && line[0] == '2')
+		caps_line(&s->next_caps, line + 4, n - 4);
+	if (final) {
+		if (line[0] == '2')
+			s->caps = s->next_caps;
+		s->ehlo_line = -1;
+	}
 }
 
 struct smtp_conn *
 smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 {
 	struct smtp_conn *s;
-	char *err = NULL, *path;
+	char *err = NULL;
 
-	(void)cfg;
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return NULL;
 	s->acct = a;
-	s->fd = -1;
+	s->cfg = cfg;
+	s->verbose = verbose;
+	s->io.sock = CURL_SOCKET_BAD;
+	s->ehlo_line = -1;
+	sb_init(&s->text);
 	net_trace_init(&s->t, verbose);
-	s->t.hook = hook;
+	s->t.hook = caps_hook;
 	s->t.hook_arg = s;
 	s->ehlo = util_fqdn();
-	if ((s->c = curl_easy_init()) == NULL) {
+	if (s->ehlo == NULL) {
 		s->setup_err = PX_SOFTWARE;
-		s->setup_msg = strdup(net_curl_error());
+		s->setup_msg = strdup("out of memory");
 		return s;
 	}
 	if (a->net.oauth2) {
@@ -129,15 +140,104 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 			return s;
 		}
 	}
-	path = strfmt("/%s", s->ehlo ? s->ehlo : "localhost");
-	if (path == NULL || net_setup(s->c, NET_SMTP, &a->net, s->password, path, &s->t,
-	    &err) == -1) {
-		s->setup_err = PX_CONFIG;
-		s->setup_msg = strdup(err ? err : "out of memory");
-	}
-	free(err);
-	free(path);
 	return s;
+}
+
+enum px_err
+smtp_connect(struct smtp_conn *s, char **msg)
+{
+	struct net_cfg *n = &s->acct->net;
+	char *err = NULL, *path;
+	CURLcode rc;
+	enum px_err e;
+
+	*msg = NULL;
+	if (s->up)
+		return PX_OK;
+	smtp_drop(s);
+	if ((s->c = curl_easy_init()) == NULL) {
+		*msg = strdup(net_curl_error());
+		return PX_SOFTWARE;
+	}
+	sb_reset(&s->t.reply);
+	sb_reset(&s->t.cur);
+	s->t.reply_code = 0;
+	s->t.in_auth = s->t.quitting = 0;
+	memset(&s->caps, 0, sizeof s->caps);
+	s->ehlo_line = -1;
+	/* libcurl takes the EHLO name from the path. */
+	path = strfmt("/%s", s->ehlo);
+	if (path == NULL || net_setup(s->c, NET_SMTP, n, s->password, path, &s->t, &err) == -1) {
+		*msg = err ? err : strdup("out of memory");
+		free(path);
+		return PX_CONFIG;
+	}
+	free(path);
+	curl_easy_setopt(s->c, CURLOPT_CONNECT_ONLY, 1L);
+	rc = curl_easy_perform(s->c);
+	if (rc == CURLE_LOGIN_DENIED && n->oauth2) {
+		/* A token that looked valid was refused: one new token, one retry. */
+		char *tok = NULL, *why = NULL;
+
+		if ((e = oauth2_token(n, s->password, &tok, &why)) != PX_OK) {
+			curl_easy_cleanup(s->c);
+			s->c = NULL;
+			s->attention = 1;
+			*msg = why;
+			return e == PX_SOFTWARE ? e : PX_TEMPFAIL;
+		}
+		util_wipe(&s->password);
+		s->password = tok;
+		curl_easy_setopt(s->c, CURLOPT_XOAUTH2_BEARER, s->password);
+		curl_easy_setopt(s->c, CURLOPT_FRESH_CONNECT, 1L);
+		rc = curl_easy_perform(s->c);
+	}
+	if (rc != CURLE_OK) {
+		e = net_classify(s->c, rc, n, &s->t, msg);
+		s->attention = rc == CURLE_PEER_FAILED_VERIFICATION ||
+		    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+		    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_USE_SSL_FAILED ||
+		    rc == CURLE_LOGIN_DENIED;
+		curl_easy_cleanup(s->c);
+		s->c = NULL;
+		return e;
+	}
+	if (netio_open(&s->io, s->c, n->timeout) == -1) {
+		*msg = strfmt("%s: %s after connecting", n->host, s->io.why);
+		smtp_drop(s);
+		return PX_SOFTWARE;
+	}
+	/* From here the dialogue is ours, and so is its -v trace. */
+	curl_easy_setopt(s->c, CURLOPT_VERBOSE, 0L);
+	s->up = 1;
+	s->used = 0;
+	s->need_rset = 0;
+	log_info("%s: connected (%s%s%s)", n->host, s->caps.pipelining ? "pipelining" :
+	    "no pipelining", s->caps.chunking ? ", chunking" : "",
+	    s->caps.eightbit ? ", 8bitmime" : "");
+	return PX_OK;
+}
+
+void
+smtp_drop(struct smtp_conn *s)
+{
+	if (s->c) {
+		/*
+		 * Nothing more may go over the connection: libcurl would send a
+		 * QUIT of its own and wait for an answer.
+		 */
+		if (s->up && s->io.sock != CURL_SOCKET_BAD)
+			shutdown(s->io.sock, SHUT_RDWR);
+		curl_easy_cleanup(s->c);
+		s->c = NULL;
+	}
+	if (s->up)
+		netio_free(&s->io);
+	s->io.sock = CURL_SOCKET_BAD;
+	s->up = 0;
+	s->need_rset = 0;
+	free(s->ahead.id);
+	s->ahead.id = NULL;
 }
 
 void
@@ -145,12 +245,16 @@ smtp_close(struct smtp_conn *s)
 {
 	if (s == NULL)
 		return;
-	if (s->c)
-		curl_easy_cleanup(s->c);	/* sends QUIT */
-	clear_rcpts(s);
-	free(s->codes);
-	free(s->texts);
+	/*
+	 * QUIT, and gone: its reply would only cost a round trip.  Not while
+	 * a DATA sent ahead waits for its message (the QUIT would be taken as
+	 * message text; the close makes the server drop that transaction).
+	 */
+	if (s->up && !s->io.dead && s->ahead.id == NULL && smtp_cmd(s, "QUIT") == 0)
+		(void)netio_flush(&s->io);
+	smtp_drop(s);
 	net_trace_free(&s->t);
+	sb_free(&s->text);
 	if (s->password) {
 		explicit_bzero(s->password, strlen(s->password));
 		free(s->password);
@@ -158,187 +262,100 @@ smtp_close(struct smtp_conn *s)
 	free(s->ehlo);
 	free(s->setup_msg);
 	free(s->last_error);
+	free(s->last_reply);
 	free(s);
 }
 
-static size_t
-read_cb(char *buf, size_t size, size_t nitems, void *arg)
+int
+smtp_cmd(struct smtp_conn *s, const char *fmt, ...)
 {
-	struct smtp_conn *s = arg;
-	ssize_t k;
+	va_list ap;
+	char *line;
+	int r;
 
-	do
-		k = read(s->fd, buf, size * nitems);
-	while (k == -1 && errno == EINTR);
-	return k < 0 ? CURL_READFUNC_ABORT : (size_t)k;
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (r < 0 || netio_add(&s->io, line, (size_t)r) == -1 || netio_add(&s->io, "\r\n", 2) == -1) {
+		if (r >= 0)
+			free(line);
+		s->io.dead = 1;
+		snprintf(s->io.why, sizeof s->io.why, "out of memory");
+		return -1;
+	}
+	if (s->verbose)
+		log_error("> %s", line);
+	free(line);
+	return 0;
 }
 
-/* An address in angle brackets, as libcurl wants it. */
-static char *
-angle(const char *a)
+int
+smtp_reply(struct smtp_conn *s)
 {
-	return strfmt("<%s>", a);
+	const char *l;
+	size_t n;
+	int code = 0, first = 1;
+
+	sb_reset(&s->text);
+	for (;;) {
+		if (netio_getline(&s->io, SMTP_LINE_LIMIT, &l, &n) == -1)
+			return -1;
+		if (s->verbose)
+			log_error("< %.*s", (int)(n > 2000 ? 2000 : n), l);
+		if (n < 3 || !isdigit((unsigned char)l[0]) || !isdigit((unsigned char)l[1]) ||
+		    !isdigit((unsigned char)l[2]) || (n > 3 && l[3] != ' ' && l[3] != '-')) {
+			s->io.dead = 1;
+			snprintf(s->io.why, sizeof s->io.why, "the server's reply is not SMTP: %.80s",
+			    l);
+			return -1;
+		}
+		if (first) {
+			code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+			sb_addn(&s->text, l, 3);
+		}
+		if (n > 4 && s->text.len < REPLY_KEEP) {
+			sb_adds(&s->text, first ? " " : " / ");
+			sb_addn(&s->text, l + 4, n - 4 > REPLY_KEEP ? REPLY_KEEP : n - 4);
+		}
+		first = 0;
+		if (n == 3 || l[3] == ' ')
+			break;
+	}
+	s->code = code;
+	if (code == 421) {
+		/* The server is closing the connection: nothing more goes over it. */
+		s->io.dead = 1;
+		snprintf(s->io.why, sizeof s->io.why, "%s", s->text.s);
+	}
+	return 0;
 }
 
-enum px_err
-smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
+char *
+smtp_io_error(struct smtp_conn *s)
 {
-	struct curl_slist *rcpts = NULL, *last = NULL, *tmp;
-	struct strlist keep;
-	struct sbuf refused;
-	char *from = NULL, *r;
-	CURLcode rc;
-	enum px_err err;
-	size_t i, nok = 0, nperm = 0, ntemp = 0;
-	int oauth_retried;
+	const struct net_cfg *n = &s->acct->net;
 
-	*msg = NULL;
-	s->in_txn = 0;
-	sl_free(&q->refused);
-	sl_free(&q->refused_replies);
-	if (s->setup_err != PX_OK) {
-		*msg = strdup(s->setup_msg);
-		s->broken = 1;
-		return s->setup_err;
-	}
-	sl_init(&keep);
-	sb_init(&refused);
-	for (i = 0; i < q->env.rcpts.n; i++) {
-		/* Appended after the last node: curl_slist_append walks from the node it is given. */
-		if ((r = angle(q->env.rcpts.v[i])) == NULL ||
-		    (tmp = curl_slist_append(last, r)) == NULL) {
-			free(r);
-			curl_slist_free_all(rcpts);
-			*msg = strdup("out of memory");
-			return PX_SOFTWARE;
-		}
-		free(r);
-		if (rcpts == NULL)
-			rcpts = tmp;
-		last = last ? last->next : tmp;
-	}
-	from = angle(q->env.sender);
-	if (lseek(q->fd, 0, SEEK_SET) == -1) {
-		*msg = strfmt("cannot read queue file %s: %s", q->id, strerror(errno));
-		curl_slist_free_all(rcpts);
-		free(from);
-		return PX_IOERR;
-	}
-	s->fd = q->fd;
-	oauth_retried = 0;
-again:
-	clear_rcpts(s);
-	sb_reset(&s->t.reply);
-	s->t.reply_code = 0;
-	s->t.quitting = 0;
-	s->t.errbuf[0] = '\0';
-	curl_easy_setopt(s->c, CURLOPT_MAIL_FROM, from);
-	curl_easy_setopt(s->c, CURLOPT_MAIL_RCPT, rcpts);
-	curl_easy_setopt(s->c, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
-	curl_easy_setopt(s->c, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(s->c, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(s->c, CURLOPT_READDATA, s);
-	curl_easy_setopt(s->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->env.size);
-	curl_easy_setopt(s->c, CURLOPT_FRESH_CONNECT, s->fresh ? 1L : 0L);
-	rc = curl_easy_perform(s->c);
-	if (rc == CURLE_LOGIN_DENIED && s->acct->net.oauth2 && !oauth_retried) {
-		/* A token that looked valid was refused: one new token, one retry. */
-		enum px_err e;
-		char *tok = NULL, *why = NULL;
-
-		oauth_retried = 1;
-		e = oauth2_token(&s->acct->net, s->password, &tok, &why);
-		if (e != PX_OK) {
-			s->fd = -1;
-			s->fresh = 1;
-			s->broken = 1;
-			s->attention = 1;
-			*msg = why;
-			err = e == PX_SOFTWARE ? e : PX_TEMPFAIL;
-			goto out;
-		}
-		util_wipe(&s->password);
-		s->password = tok;
-		curl_easy_setopt(s->c, CURLOPT_XOAUTH2_BEARER, s->password);
-		curl_easy_setopt(s->c, CURLOPT_FRESH_CONNECT, 1L);
-		if (lseek(q->fd, 0, SEEK_SET) != -1)
-			goto again;
-	}
-	s->fd = -1;
-	s->fresh = rc != CURLE_OK;
-	s->broken = rc != CURLE_OK && s->nrcpt == 0;
-
-	/* What each recipient got. */
-	for (i = 0; i < q->env.rcpts.n; i++) {
-		int code = i < s->nrcpt ? s->codes[i] : 0;
-
-		if (code >= 200 && code < 300)
-			nok++;
-		else if (code >= 500) {
-			nperm++;
-			sb_printf(&refused, "%s%s: %s", refused.len ? "; " : "",
-			    q->env.rcpts.v[i], s->texts[i]);
-			sl_add(&q->refused, q->env.rcpts.v[i]);
-			sl_add(&q->refused_replies, s->texts[i]);
-		} else {
-			if (code >= 400) {
-				ntemp++;
-				sb_printf(&refused, "%s%s: %s", refused.len ? "; " : "",
-				    q->env.rcpts.v[i], s->texts[i]);
-			}
-			sl_add(&keep, q->env.rcpts.v[i]);
-		}
-	}
-	if (rc == CURLE_OK) {
-		/*
-		 * Sent to those accepted.  The entry keeps the temporarily
-		 * refused; the permanently refused are reported by the caller.
-		 */
-		sl_free(&q->env.rcpts);
-		q->env.rcpts = keep;
-		sl_init(&keep);
-		if (nperm || ntemp)
-			*msg = strfmt("%s: %s", s->acct->net.host, refused.s);
-		err = PX_OK;
-		goto out;
-	}
-	if (s->nrcpt == q->env.rcpts.n && nok == 0 && (nperm || ntemp)) {
-		/* Every recipient refused. */
-		*msg = strfmt("%s: %s", s->acct->net.host, refused.s);
-		sl_free(&q->env.rcpts);
-		q->env.rcpts = keep;
-		sl_init(&keep);
-		err = ntemp ? PX_TEMPFAIL : PX_NOUSER;
-		goto out;
-	}
-	/* The transaction failed: all but those refused for good stay. */
-	sl_free(&keep);
-	for (i = 0; i < q->env.rcpts.n; i++)
-		if (!sl_has(&q->refused, q->env.rcpts.v[i]))
-			sl_add(&keep, q->env.rcpts.v[i]);
-	sl_free(&q->env.rcpts);
-	q->env.rcpts = keep;
-	sl_init(&keep);
-	err = net_classify(s->c, rc, &s->acct->net, &s->t, msg);
-	s->attention = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
-	    rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || rc == CURLE_SSL_ISSUER_ERROR ||
-	    rc == CURLE_USE_SSL_FAILED || rc == CURLE_LOGIN_DENIED;
-out:
-	if (*msg == NULL && err != PX_OK)
-		*msg = strdup("failed");
-	sl_free(&keep);
-	sb_free(&refused);
-	curl_easy_setopt(s->c, CURLOPT_MAIL_RCPT, NULL);
-	curl_slist_free_all(rcpts);
-	free(from);
-	return err;
+	return strfmt("%s port %d: %s", n->host, n->port,
+	    s->io.why[0] ? s->io.why : "the connection failed");
 }
 
-/* The reply of the last refused step, for logs. */
+void
+smtp_ahead(struct smtp_conn *s, const struct qentry *q)
+{
+	s->ahead.q = q;
+}
+
+int
+smtp_idle_ok(struct smtp_conn *s)
+{
+	return s->up && s->ahead.id == NULL && netio_idle_ok(&s->io);
+}
+
+/* The reply to the last transaction, for logs. */
 const char *
 smtp_last_reply(struct smtp_conn *s)
 {
-	return s->t.reply.len ? s->t.reply.s : "";
+	return s->last_reply ? s->last_reply : "";
 }
 
 const char *
@@ -387,9 +404,5 @@ smtp_last_error(struct smtp_conn *s)
 int
 smtp_socket(struct smtp_conn *s)
 {
-	curl_socket_t fd = CURL_SOCKET_BAD;
-
-	if (s->c == NULL || curl_easy_getinfo(s->c, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK)
-		return -1;
-	return fd == CURL_SOCKET_BAD ? -1 : (int)fd;
+	return s->up ? (int)s->io.sock : -1;
 }

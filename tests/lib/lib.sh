@@ -471,13 +471,16 @@ _start_py() {
 #             [--cert F --key F] [other smtpd.py options]
 # Start tests/lib/smtpd.py spooling to DIR. Sets SMTP_PORT, SMTP_PID, SMTP_SPOOL.
 # Default cert: $T/certs/server-chain.pem + server.key. Log: DIR/smtpd.log.
+# $POSTIE_SMTPD_OPTS (e.g. "--pipelining --chunking") is added to every start.
 start_smtpd() {
 	local dir=$1
 	shift
 	mkdir -p "$dir" || return 1
 	make_certs "$T/certs" || return 1
+	# shellcheck disable=SC2086
 	_start_py "smtpd.py" "$dir/.ready" "$dir/smtpd.log" "$TOP/tests/lib/smtpd.py" \
-		--spool "$dir" --cert "$T/certs/server-chain.pem" --key "$T/certs/server.key" "$@" || return 1
+		--spool "$dir" --cert "$T/certs/server-chain.pem" --key "$T/certs/server.key" \
+		${POSTIE_SMTPD_OPTS:-} "$@" || return 1
 	SMTP_PORT=$_PORT SMTP_PID=$_PID SMTP_SPOOL=$dir
 }
 
