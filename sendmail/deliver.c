@@ -253,19 +253,20 @@ struct runstat {
 	struct strlist bounces;	/* bounce entries queued by this run */
 };
 
-/* Tries one entry of a queue run. */
-static void
-run_entry(struct postie_cfg *cfg, const struct opts *o, struct conns *cs, const char *id,
-    const char *only_account, int only_due, struct runstat *st)
+/*
+ * Takes entry id for a queue run: chosen, locked and checked (an expired
+ * entry goes to failed/, one whose account left the configuration is
+ * kept).  1 with q locked and *ap its account, or 0: nothing to send.
+ */
+static int
+take_entry(struct postie_cfg *cfg, const struct opts *o, const char *id,
+    const char *only_account, int only_due, struct runstat *st, struct qentry *q,
+    struct smtp_account **ap)
 {
-	struct qentry q;
 	struct envelope peek;
-	struct smtp_account *a;
-	struct smtp_conn *c;
-	struct verdict v;
-	char *msg, *err, *path;
-	size_t k;
+	char *err, *path;
 	time_t now;
+	int sel;
 
 	/*
 	 * Chosen before it is locked: a lock taken on an entry this run
@@ -276,73 +277,112 @@ run_entry(struct postie_cfg *cfg, const struct opts *o, struct conns *cs, const 
 	path = strfmt("%s/%s.env", cfg->queue_dir, id);
 	if (path == NULL || q_read_env(path, &peek) == -1) {
 		free(path);
-		return;	/* gone */
+		return 0;	/* gone */
 	}
 	free(path);
-	k = (size_t)selected(o, cfg->queue_dir, id, &peek, only_account, only_due, now);
+	sel = selected(o, cfg->queue_dir, id, &peek, only_account, only_due, now);
 	env_free(&peek);
-	if (!k)
-		return;
-	if (q_lock(cfg->queue_dir, id, &q) != 0)
-		return;	/* busy with another runner, or gone */
+	if (!sel)
+		return 0;
+	if (q_lock(cfg->queue_dir, id, q) != 0)
+		return 0;	/* busy with another runner, or gone */
 	/* What it is now that it is ours (a runner may have just tried it). */
-	if (!selected(o, q.dir, q.id, &q.env, only_account, only_due, now)) {
-		q_close(&q);
-		return;
+	if (!selected(o, q->dir, q->id, &q->env, only_account, only_due, now)) {
+		q_close(q);
+		return 0;
 	}
-	if (now - q.env.created > cfg->queue_lifetime) {
-		expire(&q, cfg, now, &st->bounces);
-		q_close(&q);
+	if (now - q->env.created > cfg->queue_lifetime) {
+		expire(q, cfg, now, &st->bounces);
+		q_close(q);
 		st->failed++;
-		return;
+		return 0;
 	}
-	a = conf_smtp_select(cfg, q.env.account, NULL, &err);
-	if (a == NULL) {
+	*ap = conf_smtp_select(cfg, q->env.account, NULL, &err);
+	if (*ap == NULL) {
 		/* The account left the configuration: keep it for the admin. */
-		free(q.env.error);
-		q.env.error = err;
-		q_update(&q);
-		q_close(&q);
+		free(q->env.error);
+		q->env.error = err;
+		q_update(q);
+		q_close(q);
 		st->kept++;
-		return;
+		return 0;
 	}
-	k = conn_for(cs, a, cfg, o->verbose);
-	if ((c = cs->c[k]) == NULL) {
+	return 1;
+}
+
+/* Tries each entry of ids in a queue run. */
+static void
+run_entries(struct postie_cfg *cfg, const struct opts *o, struct conns *cs,
+    const struct strlist *ids, const char *only_account, int only_due, struct runstat *st)
+{
+	struct qentry q, next;
+	struct smtp_account *a, *next_a = NULL;
+	struct smtp_conn *c;
+	struct verdict v;
+	char *msg;
+	size_t i, k;
+	int looked = 0, have_next = 0;
+
+	for (i = 0; i < ids->n; i++) {
+		if (looked) {
+			/* Taken already, as the one after the last. */
+			looked = 0;
+			if (!have_next)
+				continue;
+			q = next;
+			a = next_a;
+			have_next = 0;
+		} else if (!take_entry(cfg, o, ids->v[i], only_account, only_due, st, &q, &a))
+			continue;
+		k = conn_for(cs, a, cfg, o->verbose);
+		if ((c = cs->c[k]) == NULL) {
+			q_close(&q);
+			continue;
+		}
+		if (cs->down[k]) {
+			/* The server already failed this run: do not knock again. */
+			defer(&q, smtp_last_error(c));
+			q_close(&q);
+			st->kept++;
+			continue;
+		}
+		/*
+		 * The next entry, if it goes over the same connection, can have
+		 * its envelope sent with this one's final dot (smtp_ahead).
+		 */
+		if (i + 1 < ids->n) {
+			looked = 1;
+			have_next = take_entry(cfg, o, ids->v[i + 1], only_account, only_due, st,
+			    &next, &next_a);
+			if (have_next && next_a == a)
+				smtp_ahead(c, &next);
+		}
+		msg = NULL;
+		deliver_entry(c, a, &q, 0, &msg, &v);
+		if (v.done && !v.keep)
+			st->sent++;
+		if (v.keep)
+			st->kept++;
+		if (v.fail)
+			st->failed++;
+		if (v.bounce_id[0])
+			sl_add(&st->bounces, v.bounce_id);
+		if (v.keep && !v.done) {
+			cs->down[k] = smtp_broken(c);
+			/* Someone typing sendmail -q sees what the server needs, once. */
+			if (v.loud && !st->told++)
+				log_error("%s: kept in the queue: %s", q.id, msg ? msg : "");
+			else
+				log_info("%s: kept in the queue: %s", q.id, msg ? msg : "");
+		} else if (v.fail) {
+			cs->down[k] = smtp_broken(c);
+			log_error("%s: refused, kept in failed/: %s", q.id, msg ? msg : "");
+		} else
+			log_info("%s: sent", q.id);
+		smtp_set_last_error(c, msg);
+		free(msg);
 		q_close(&q);
-		return;
 	}
-	if (cs->down[k]) {
-		/* The server already failed this run: do not knock again. */
-		defer(&q, smtp_last_error(c));
-		q_close(&q);
-		st->kept++;
-		return;
-	}
-	msg = NULL;
-	deliver_entry(c, a, &q, 0, &msg, &v);
-	if (v.done && !v.keep)
-		st->sent++;
-	if (v.keep)
-		st->kept++;
-	if (v.fail)
-		st->failed++;
-	if (v.bounce_id[0])
-		sl_add(&st->bounces, v.bounce_id);
-	if (v.keep && !v.done) {
-		cs->down[k] = smtp_broken(c);
-		/* Someone typing sendmail -q sees what the server needs, once. */
-		if (v.loud && !st->told++)
-			log_error("%s: kept in the queue: %s", q.id, msg ? msg : "");
-		else
-			log_info("%s: kept in the queue: %s", q.id, msg ? msg : "");
-	} else if (v.fail) {
-		cs->down[k] = smtp_broken(c);
-		log_error("%s: refused, kept in failed/: %s", q.id, msg ? msg : "");
-	} else
-		log_info("%s: sent", q.id);
-	smtp_set_last_error(c, msg);
-	free(msg);
-	q_close(&q);
 }
 
 int
@@ -353,7 +393,6 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 	struct conns local, *cs = keep ? keep : &local;
 	struct runstat st;
 	struct opts all;
-	size_t i;
 
 	sl_init(&ids);
 	memset(&local, 0, sizeof local);
@@ -362,13 +401,14 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 		log_error("cannot read the queue directory %s", cfg->queue_dir);
 		return 0;
 	}
-	for (i = 0; i < ids.n; i++)
-		run_entry(cfg, o, cs, ids.v[i], only_account, only_due, &st);
+	run_entries(cfg, o, cs, &ids, only_account, only_due, &st);
 	/* The bounces this run queued go out over the same connections now. */
 	all = *o;
 	all.q_id = all.q_rcpt = all.q_sender = NULL;
-	for (i = 0; i < st.bounces.n; i++)
-		run_entry(cfg, &all, cs, st.bounces.v[i], NULL, 0, &st);
+	sl_free(&ids);
+	ids = st.bounces;
+	sl_init(&st.bounces);
+	run_entries(cfg, &all, cs, &ids, NULL, 0, &st);
 	if (!keep)
 		conns_close(&local);
 	if (st.sent + st.kept + st.failed > 0)

@@ -293,7 +293,16 @@ rel=$(section Reliability)
 rows=$(awk '/^table="/ { f = 1; next } f && /^"/ { exit } f && NF' "$TOP/tests/faults-sendmail.t" | wc -l)
 smtp_modes=$("$PY" "$TOP/tests/lib/faultsmtp.py" --help 2>&1 | tr -d '\n ' | grep -o -E '\{normal,[a-z0-9,-]+\}' | head -n 1 | tr ',' '\n' | grep -vc -E '^\{?normal$')
 is "$(num 'a table of [0-9]+ rows')" "$rows" "Reliability: the rows of the SMTP fault table"
-is "$rows" "$smtp_modes" "...one per fault of faultsmtp.py"
+smtp_rows=$(awk '/^table="/ { f = 1; next } f && /^"/ { exit } f && NF { print $1 }' "$TOP/tests/faults-sendmail.t")
+all_modes=$("$PY" "$TOP/tests/lib/faultsmtp.py" --help 2>&1 | tr -d '\n ' | grep -o -E '\{normal,[a-z0-9,-]+\}' | head -n 1 | tr -d '{}' | tr ',' '\n' | grep -vx normal)
+missing=
+for m in $all_modes; do
+	grep -qx -- "$m" <<<"$smtp_rows" || grep -q -E -- "(^| )$m( |\$)" "$TOP/tests/faults-sendmail.t" \
+		"$TOP/tests/sendmail-transaction.t" || missing="$missing $m"
+done
+is "$missing" "" "...every fault of faultsmtp.py is played (the table, the pipelined steps, QUIT)"
+is "$rows" "$(grep -vc -E -- '-bdat$|^stall-quit$' <<<"$all_modes")" \
+	"...the table has one row per fault of a transaction without BDAT"
 is "$(num 'runs [0-9]+ of these faults again')" "$(grep -o -E '"[a-z0-9-]+:[0-9]+:[a-z]+"' "$TOP/tests/sendmail-smtp.t" | wc -l)" \
 	"Reliability: the faults sendmail-smtp.t runs"
 pop_modes=$("$PY" "$TOP/tests/lib/faultpop3.py" --help 2>&1 | tr -d '\n ' | grep -o -E '\{normal,[a-z0-9,-]+\}' | head -n 1 | tr ',' '\n' | wc -l)

@@ -30,6 +30,7 @@ BDAT with --chunking) except for the one fault chosen with --mode:
   451-after-dot   read the message, answer 451
   552-after-dot   read the message, answer 552
   stall-after-dot read the message, never answer
+  stall-quit      never answer QUIT (a client that waits for the reply hangs)
 
 The *-after-dot modes apply to the end of the message, the final dot after
 DATA or the chunk of BDAT ... LAST.  Pipelined commands are read and answered
@@ -58,7 +59,7 @@ import servlib
 MODES = """normal drop-greeting 421-greeting stall-greeting garbage long-reply drop-ehlo
 504-ehlo drop-auth 535-auth drop-mail 451-mail drop-rcpt 452-rcpt 550-rcpt drop-data 554-data
 drop-bdat drop-mid-bdat 451-bdat 554-bdat
-drop-after-dot 451-after-dot 552-after-dot stall-after-dot""".split()
+drop-after-dot 451-after-dot 552-after-dot stall-after-dot stall-quit""".split()
 
 JUNK = [b"Hello? \x01\x02 this is not SMTP \xff\xfe", b"2x0 what", b"", b"-", b"999999 overflow"]
 
@@ -289,6 +290,8 @@ class Conn:
         elif verb == b"VRFY":
             await self.send("252 2.0.0 Cannot VRFY user")
         elif verb == b"QUIT":
+            if m == "stall-quit":
+                await self.stall()
             await self.send("221 2.0.0 Bye")
             return False
         else:

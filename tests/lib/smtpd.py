@@ -108,6 +108,9 @@ class Handler:
         session.host_name = hostname
         if self.opts.auth is None and not self.opts.oauth_introspect:
             responses = [r for r in responses if not r[4:].startswith("AUTH")]
+        hide = (["8BITMIME"] if self.opts.no_8bitmime else []) + \
+               (["SMTPUTF8"] if self.opts.no_smtputf8 else [])
+        responses = [r for r in responses if r[4:] not in hide]
         extra = (["250-PIPELINING"] if self.opts.pipelining else []) + \
                 (["250-CHUNKING"] if self.opts.chunking else [])
         return responses[:1] + extra + responses[1:]
@@ -336,6 +339,8 @@ def parse_args(argv):
                    help="reply 451 to RCPT TO this address (repeatable)")
     p.add_argument("--pipelining", action="store_true", help="advertise PIPELINING")
     p.add_argument("--chunking", action="store_true", help="advertise CHUNKING, take BDAT")
+    p.add_argument("--no-8bitmime", action="store_true", help="do not advertise 8BITMIME")
+    p.add_argument("--no-smtputf8", action="store_true", help="do not advertise SMTPUTF8")
     p.add_argument("--max-rcpt", type=int, default=0,
                    help="452 to each RCPT after this many in a transaction (0: no limit)")
     p.add_argument("--size-limit", type=int, default=0,
