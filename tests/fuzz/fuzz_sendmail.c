@@ -260,6 +260,20 @@ smtp_socket(struct smtp_conn *c)
 	return -1;
 }
 
+void
+smtp_ahead(struct smtp_conn *c, const struct qentry *q)
+{
+	(void)c;
+	(void)q;
+}
+
+int
+smtp_idle_ok(struct smtp_conn *c)
+{
+	(void)c;
+	return 1;
+}
+
 /* The spooled message as an SMTP server would take it. */
 static void
 check_spool(const struct qentry *q)
