@@ -58,6 +58,7 @@ static cfg_opt_t smtp_opts[] = {
 	CFG_STR("from_rewrite", "local", CFGF_NONE),
 	CFG_STR("queue", "on_failure", CFGF_NONE),
 	CFG_STR("bounce", NULL, CFGF_NODEFAULT),
+	CFG_STR("helo", NULL, CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -77,6 +78,7 @@ static cfg_opt_t pop3_opts[] = {
 
 static cfg_opt_t top_opts[] = {
 	CFG_STR("domain", NULL, CFGF_NODEFAULT),
+	CFG_STR("helo", NULL, CFGF_NODEFAULT),
 	CFG_STR("aliases", "/etc/aliases", CFGF_NONE),
 	CFG_STR("log", "syslog", CFGF_NONE),
 	CFG_INT("timeout", 60, CFGF_NONE),
@@ -623,6 +625,20 @@ free_net(struct net_cfg *n)
 	free_oauth2(n->oauth2);
 }
 
+/* An EHLO name: a name with a dot, or an address literal ("[192.0.2.1]"). */
+static int
+helo_ok(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return 0;
+	if (*s == '[')
+		return p - s > 2 && p[-1] == ']';
+	return strchr(s, '.') != NULL && *s != '.' && p[-1] != '.';
+}
+
 static int
 load_smtp(struct postie_cfg *cf, cfg_t *top, cfg_t *sec, struct smtp_account *a, char **err)
 {
@@ -637,6 +653,13 @@ load_smtp(struct postie_cfg *cf, cfg_t *top, cfg_t *sec, struct smtp_account *a,
 		return -1;
 	a->from = xstrdup(optstr(sec, "from"));
 	a->domain = strdup(optstr(sec, "domain") ? optstr(sec, "domain") : cf->domain);
+	s = optstr(sec, "helo") ? optstr(sec, "helo") : optstr(top, "helo");
+	if (s && !helo_ok(s)) {
+		*err = strfmt("%s: helo = \"%s\" is not a fully qualified host name or an address "
+		    "literal such as [192.0.2.1]", where, s);
+		return -1;
+	}
+	a->helo = xstrdup(s);
 	s = cfg_getstr(sec, "from_rewrite");
 	if (strcasecmp(s, "local") == 0)
 		a->from_rewrite = FROM_REWRITE_LOCAL;
@@ -977,6 +1000,7 @@ conf_free(struct postie_cfg *cf)
 		free(cf->smtp[i].name);
 		free(cf->smtp[i].from);
 		free(cf->smtp[i].domain);
+		free(cf->smtp[i].helo);
 	}
 	for (i = 0; cf->pop3 && i < cf->npop3; i++) {
 		free_net(&cf->pop3[i].net);

@@ -60,6 +60,7 @@ struct smtp_account {
 	struct net_cfg net;
 	char	*from;		/* may be NULL */
 	char	*domain;	/* section's domain, or the top-level one */
+	char	*helo;		/* EHLO name (section's, else top level's); NULL: the default */
 	enum { FROM_REWRITE_LOCAL = 0, FROM_REWRITE_ALWAYS, FROM_REWRITE_NEVER } from_rewrite;
 	int	 queue;		/* 1 on_failure, 0 never */
 	int	 bounce;	/* 1: a message refused while nobody waits is bounced to its sender */

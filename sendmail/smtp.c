@@ -10,6 +10,12 @@
  * conncache.c); it is made on first use and made again when it broke or
  * the server closed it while idle.  QUIT is sent and the connection closed
  * without waiting for the answer: it tells nothing we need.
+ *
+ * The login is ours too (common/sasl.c over the same line I/O): libcurl is
+ * given no credentials, so it stops after EHLO (and STARTTLS), and we pick
+ * the mechanism from what the last EHLO offered: PLAIN or LOGIN with the
+ * initial response over TLS, challenge-response only when asked for or in
+ * clear.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,11 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "oauth2.h"
+#include "sasl.h"
 #include "smtpconn.h"
 
 #define REPLY_KEEP	1000	/* bytes of a reply kept for messages */
@@ -92,6 +102,89 @@ caps_hook(void *arg, int out, const char *line, size_t n)
 	}
 }
 
+/*
+ * The address literal of the local end of a connection to host:port
+ * ("[192.0.2.1]", "[IPv6:2001:db8::1]"), found before connecting: a UDP
+ * socket connect()ed to the server's address sends nothing, and its
+ * local address is the one the connection will have.
+ */
+static char *
+local_literal(const char *host, int port)
+{
+	struct addrinfo hints, *res, *ai;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char sport[16], addr[INET6_ADDRSTRLEN], *r = NULL;
+	int fd;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	snprintf(sport, sizeof sport, "%d", port);
+	if (getaddrinfo(host, sport, &hints, &res) != 0)
+		return strdup("[127.0.0.1]");
+	for (ai = res; ai && r == NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+			continue;
+		len = sizeof ss;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+			if (ss.ss_family == AF_INET && inet_ntop(AF_INET,
+			    &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr))
+				r = strfmt("[%s]", addr);
+			else if (ss.ss_family == AF_INET6 && inet_ntop(AF_INET6,
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof addr))
+				r = strfmt("[IPv6:%s]", addr);
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return r ? r : strdup("[127.0.0.1]");
+}
+
+/*
+ * The EHLO name: helo, else the host's fully qualified name, else
+ * HOST.DOMAIN, else the address literal of our end (RFC 5321 4.1.4).
+ * Never a bare dotless name: servers refuse it (Postfix's
+ * reject_non_fqdn_helo_hostname).
+ */
+static char *
+helo_name(const struct smtp_account *a)
+{
+	char *fq, *r;
+
+	if (a->helo)
+		return strdup(a->helo);
+	if ((fq = util_fqdn()) != NULL && strchr(fq, '.'))
+		return fq;
+	if (fq && *fq && a->domain && strchr(a->domain, '.')) {
+		r = strfmt("%s.%s", fq, a->domain);
+		free(fq);
+		return r;
+	}
+	free(fq);
+	return local_literal(a->net.host, a->net.port);
+}
+
+/* The URL path that makes libcurl send name in EHLO: "/" and name, %-encoded. */
+static char *
+helo_path(const char *name)
+{
+	struct sbuf b;
+	const char *p;
+
+	sb_init(&b);
+	sb_addc(&b, '/');
+	for (p = name; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '.' || *p == '-')
+			sb_addc(&b, *p);
+		else
+			sb_printf(&b, "%%%02X", (unsigned char)*p);
+	}
+	return sb_steal(&b);
+}
+
 struct smtp_conn *
 smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 {
@@ -109,7 +202,7 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 	net_trace_init(&s->t, verbose);
 	s->t.hook = caps_hook;
 	s->t.hook_arg = s;
-	s->ehlo = util_fqdn();
+	s->ehlo = helo_name(a);
 	if (s->ehlo == NULL) {
 		s->setup_err = PX_SOFTWARE;
 		s->setup_msg = strdup("out of memory");
@@ -143,10 +236,101 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 	return s;
 }
 
+/* sasl.h's line I/O over our connection. */
+static int
+login_send(void *arg, const char *line, int secret)
+{
+	struct smtp_conn *s = arg;
+	const char *sp;
+	int verbose = s->verbose;
+
+	s->verbose = verbose && !secret;
+	if (secret && verbose) {
+		/* "AUTH PLAIN <redacted>": the mechanism shows, the rest does not. */
+		sp = strncasecmp(line, "AUTH ", 5) == 0 ? strchr(line + 5, ' ') : NULL;
+		if (sp)
+			log_error("> %.*s <redacted>", (int)(sp - line), line);
+		else
+			log_error("> <redacted>");
+	}
+	if (smtp_cmd(s, "%s", line) == -1 || netio_flush(&s->io) == -1) {
+		s->verbose = verbose;
+		return -1;
+	}
+	s->verbose = verbose;
+	return 0;
+}
+
+static int
+login_recv(void *arg, int *code, const char **text)
+{
+	struct smtp_conn *s = arg;
+
+	if (smtp_reply(s) == -1)
+		return -1;
+	*code = s->code;
+	*text = s->text.len > 4 ? s->text.s + 4 : "";
+	return 0;
+}
+
+/* The login, when the account has one; PX_OK, or the class with *msg. */
+static enum px_err
+login(struct smtp_conn *s, char **msg)
+{
+	const struct net_cfg *n = &s->acct->net;
+	struct sasl_offer offer;
+	struct sasl_creds cr;
+	struct sasl_io io = { s, login_send, login_recv };
+	enum sasl_mech tried;
+	enum px_err e;
+
+	if (strcmp(n->auth, "none") == 0 || n->user == NULL)
+		return PX_OK;
+	memset(&offer, 0, sizeof offer);
+	offer.mechs = s->caps.auth[0] ? s->caps.auth : NULL;
+	memset(&cr, 0, sizeof cr);
+	cr.user = n->user;
+	cr.secret = s->password;
+	cr.oauth = n->oauth2 != NULL || strcmp(n->auth, "xoauth2") == 0 ||
+	    strcmp(n->auth, "oauthbearer") == 0;
+	cr.host = n->host;
+	cr.port = n->port;
+	e = sasl_login(NET_SMTP, n->auth, &offer, &cr, n->tls != TLS_NONE || net_loopback(s->c),
+	    !n->tls_required, &io, &tried, msg);
+	if (e == PX_NOPERM && n->oauth2 && s->up) {
+		/* A token that looked valid was refused: one new token, one retry. */
+		char *tok = NULL, *why = NULL;
+		enum px_err te = oauth2_token(n, s->password, &tok, &why);
+
+		if (te != PX_OK) {
+			free(*msg);
+			*msg = why;
+			s->attention = 1;
+			return te == PX_SOFTWARE ? te : PX_TEMPFAIL;
+		}
+		util_wipe(&s->password);
+		s->password = tok;
+		cr.secret = s->password;
+		free(*msg);
+		*msg = NULL;
+		e = sasl_login(NET_SMTP, n->auth, &offer, &cr, n->tls != TLS_NONE ||
+		    net_loopback(s->c), !n->tls_required, &io, &tried, msg);
+	}
+	if (e == PX_OK) {
+		log_info("%s: logged in as %s (AUTH %s)", n->host, n->user, sasl_name(tried));
+		return PX_OK;
+	}
+	if (*msg == NULL)
+		*msg = smtp_io_error(s);
+	/* A refused login or a setting to mend wants the user, not a retry. */
+	s->attention = e == PX_NOPERM || e == PX_CONFIG;
+	return e;
+}
+
 enum px_err
 smtp_connect(struct smtp_conn *s, char **msg)
 {
-	struct net_cfg *n = &s->acct->net;
+	struct net_cfg *n = &s->acct->net, bare;
 	char *err = NULL, *path;
 	CURLcode rc;
 	enum px_err e;
@@ -154,6 +338,9 @@ smtp_connect(struct smtp_conn *s, char **msg)
 	*msg = NULL;
 	if (s->up)
 		return PX_OK;
+	/* No credentials for libcurl: it stops after EHLO, and the login is ours. */
+	bare = *n;
+	bare.user = NULL;
 	smtp_drop(s);
 	if ((s->c = curl_easy_init()) == NULL) {
 		*msg = strdup(net_curl_error());
@@ -166,8 +353,8 @@ smtp_connect(struct smtp_conn *s, char **msg)
 	memset(&s->caps, 0, sizeof s->caps);
 	s->ehlo_line = -1;
 	/* libcurl takes the EHLO name from the path. */
-	path = strfmt("/%s", s->ehlo);
-	if (path == NULL || net_setup(s->c, NET_SMTP, n, s->password, path, &s->t, &err) == -1) {
+	path = helo_path(s->ehlo);
+	if (path == NULL || net_setup(s->c, NET_SMTP, &bare, NULL, path, &s->t, &err) == -1) {
 		*msg = err ? err : strdup("out of memory");
 		free(path);
 		return PX_CONFIG;
@@ -175,23 +362,6 @@ smtp_connect(struct smtp_conn *s, char **msg)
 	free(path);
 	curl_easy_setopt(s->c, CURLOPT_CONNECT_ONLY, 1L);
 	rc = curl_easy_perform(s->c);
-	if (rc == CURLE_LOGIN_DENIED && n->oauth2) {
-		/* A token that looked valid was refused: one new token, one retry. */
-		char *tok = NULL, *why = NULL;
-
-		if ((e = oauth2_token(n, s->password, &tok, &why)) != PX_OK) {
-			curl_easy_cleanup(s->c);
-			s->c = NULL;
-			s->attention = 1;
-			*msg = why;
-			return e == PX_SOFTWARE ? e : PX_TEMPFAIL;
-		}
-		util_wipe(&s->password);
-		s->password = tok;
-		curl_easy_setopt(s->c, CURLOPT_XOAUTH2_BEARER, s->password);
-		curl_easy_setopt(s->c, CURLOPT_FRESH_CONNECT, 1L);
-		rc = curl_easy_perform(s->c);
-	}
 	if (rc != CURLE_OK) {
 		e = net_classify(s->c, rc, n, &s->t, msg);
 		s->attention = rc == CURLE_PEER_FAILED_VERIFICATION ||
@@ -212,6 +382,10 @@ smtp_connect(struct smtp_conn *s, char **msg)
 	s->up = 1;
 	s->used = 0;
 	s->need_rset = 0;
+	if ((e = login(s, msg)) != PX_OK) {
+		smtp_drop(s);
+		return e;
+	}
 	log_info("%s: connected (%s%s%s)", n->host, s->caps.pipelining ? "pipelining" :
 	    "no pipelining", s->caps.chunking ? ", chunking" : "",
 	    s->caps.eightbit ? ", 8bitmime" : "");
