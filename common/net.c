@@ -325,6 +325,34 @@ fail:
 	return -1;
 }
 
+/*
+ * The likely fix when the TLS mode does not fit the port: a server that
+ * says nothing to a plain connection waits for TLS at once (465, 995); a
+ * TLS handshake answered with plain text ("wrong version number") is a
+ * plain port (587, 25, 110).  "" when neither applies.
+ */
+static const char *
+tls_hint(CURL *c, CURLcode rc, const struct net_cfg *n, struct net_trace *t, const char *why)
+{
+	char *scheme = NULL;
+	int pop3;
+
+	curl_easy_getinfo(c, CURLINFO_SCHEME, &scheme);
+	pop3 = scheme && strncasecmp(scheme, "pop3", 4) == 0;
+	if (n->tls != TLS_TLS && t->reply.len == 0 && t->cur.len == 0 &&
+	    rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST &&
+	    rc != CURLE_COULDNT_RESOLVE_PROXY)
+		return pop3 ? " (no greeting: the server may expect TLS at once; for port 995 "
+		    "set tls = \"tls\")" : " (no greeting: the server may expect TLS at once; "
+		    "for port 465 set tls = \"tls\")";
+	if (n->tls == TLS_TLS && (strstr(why, "wrong version number") ||
+	    strstr(why, "packet length too long")))
+		return pop3 ? " (the server does not start with TLS: for port 110 set "
+		    "tls = \"starttls\", or use port 995)" : " (the server does not start with "
+		    "TLS: for port 587 or 25 set tls = \"starttls\", or use port 465)";
+	return "";
+}
+
 enum px_err
 net_classify(CURL *c, CURLcode rc, const struct net_cfg *n, struct net_trace *t, char **msg)
 {
@@ -381,8 +409,15 @@ net_classify(CURL *c, CURLcode rc, const struct net_cfg *n, struct net_trace *t,
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_ABORTED_BY_CALLBACK:
-		*msg = strfmt("%s port %d: %s", n->host, n->port, why);
+		*msg = strfmt("%s port %d: %s%s", n->host, n->port, why, tls_hint(c, rc, n, t, why));
 		return PX_TEMPFAIL;
+	case CURLE_WEIRD_SERVER_REPLY:
+		if (*tls_hint(c, rc, n, t, why)) {
+			*msg = strfmt("%s port %d: %s%s", n->host, n->port, why,
+			    tls_hint(c, rc, n, t, why));
+			return PX_TEMPFAIL;
+		}
+		break;
 	case CURLE_OUT_OF_MEMORY:
 		*msg = strfmt("out of memory");
 		return PX_SOFTWARE;

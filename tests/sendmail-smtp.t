@@ -307,6 +307,86 @@ stop_server "$SMTP_PID"
 # temporary or not the message's fault, a refused login too (queued, exit 0),
 # every recipient refused (67), message refused (69), or no fault at all
 # (sent).  A refusal is told to the caller and kept in failed/.
+# ------------------------------------------------- the login is ours (sasl.c)
+# auth = "auto" over STARTTLS: PLAIN, although the server also offers
+# CRAM-MD5 (aiosmtpd offers CRAM-MD5 LOGIN PLAIN).
+write_conf "$T/auto.conf" "$ST_PORT" 'tls = "starttls"' 'user = "alice"' "password = \"$PW\"" \
+	'from = "alice@example.org"'
+n_before=$(smtp_count "$T/st")
+sm "$T/auto.conf" -v -i bob@example.net <"$T/in.txt"
+is "$LAST_STATUS" 0 "auth auto over STARTTLS: exit 0" || diag "$(cat "$T/last.err")"
+smtp_wait "$T/st" $((n_before + 1))
+is "$(tail -n 1 "$T/st/auths" 2>/dev/null)" "PLAIN alice" "auth auto over TLS: PLAIN, not CRAM-MD5"
+like "$(cat "$T/last.err")" "> AUTH PLAIN <redacted>" "auth auto: PLAIN with the initial response, redacted in -v"
+unlike "$(cat "$T/last.err")" "< 334" "auth auto: no 334 turn (the initial response)"
+no_password "auth auto -v: the password in no form" "$T/last.err"
+
+# A mechanism asked for and not offered: the error says what is offered.
+start_faultsmtp normal --auth "alice:$PW" || bail_out "faultsmtp did not start"
+QDIR=$T/q-nocram write_conf "$T/nocram.conf" "$FAULT_PORT" 'tls = "none"' 'auth = "cram-md5"' \
+	'user = "alice"' "password = \"$PW\"" 'from = "alice@example.org"'
+sm "$T/nocram.conf" -i bob@example.net <"$T/in.txt"
+like "$(cat "$T/last.err")" "the server does not offer AUTH CRAM-MD5 \(it offers PLAIN LOGIN\)" \
+	"cram-md5 not offered: the error names what the server offers"
+is "$(smtp_count "$FAULT_SPOOL")" 0 "cram-md5 not offered: nothing sent"
+like "$(mailq_of "$T/nocram.conf")" "does not offer AUTH CRAM-MD5" "cram-md5 not offered: queued with the reason"
+unlike "$(cat "$FAULT_SPOOL/log")" "C: AUTH" "cram-md5 not offered: no AUTH command at all"
+stop_server "$FAULT_PID"
+
+# ------------------------------------------------------------ the EHLO name
+# Never the bare host name: HOST.DOMAIN when the host has no FQDN and domain
+# is set, helo when set, the local address literal when neither.
+start_smtpd "$T/helo" || bail_out "smtpd did not start"
+write_conf "$T/helo.conf" "$SMTP_PORT" 'tls = "none"' 'from = "alice@example.org"'
+sm "$T/helo.conf" -i bob@example.net <"$T/in.txt"
+smtp_wait "$T/helo" 1
+fqdn=$(hostname -f 2>/dev/null)
+case $fqdn in
+*.*) want=$fqdn ;;
+*) want=$(hostname).example.org ;;
+esac
+is "$(sed -n 's/^helo: //p' "$T/helo/0001.info")" "$want" "EHLO: the FQDN, else HOST.domain"
+write_conf "$T/helo2.conf" "$SMTP_PORT" 'tls = "none"' 'from = "alice@example.org"' \
+	'helo = "mx1.example.com"'
+sm "$T/helo2.conf" -i bob@example.net <"$T/in.txt"
+smtp_wait "$T/helo" 2
+is "$(sed -n 's/^helo: //p' "$T/helo/0002.info")" "mx1.example.com" "EHLO: helo in the section"
+CONF_TOP='helo = "[192.0.2.7]"' write_conf "$T/helo3.conf" "$SMTP_PORT" 'tls = "none"' \
+	'from = "alice@example.org"'
+sm "$T/helo3.conf" -i bob@example.net <"$T/in.txt"
+smtp_wait "$T/helo" 3
+is "$(sed -n 's/^helo: //p' "$T/helo/0003.info")" "[192.0.2.7]" "EHLO: helo at the top level, an address literal"
+write_conf "$T/helo4.conf" "$SMTP_PORT" 'tls = "none"' 'from = "alice@example.org"' 'helo = "vm"'
+sm "$T/helo4.conf" -bv bob@example.net
+is "$LAST_STATUS" 78 "helo = a bare name: a configuration error"
+like "$(cat "$T/last.err")" 'helo = "vm" is not a fully qualified host name' "helo = a bare name: the error says why"
+if [[ $fqdn != *.* ]]; then
+	# No FQDN and no domain: the address literal of our end.
+	sed '/^domain = /d' "$T/helo.conf" >"$T/helo5.conf"
+	chmod 600 "$T/helo5.conf"
+	sm "$T/helo5.conf" -i bob@example.net <"$T/in.txt"
+	smtp_wait "$T/helo" 4
+	is "$(sed -n 's/^helo: //p' "$T/helo/0004.info")" "[127.0.0.1]" \
+		"EHLO: no FQDN, no domain: the address literal of the local end"
+else
+	skip "EHLO: the address literal" "this host has a fully qualified name"
+fi
+
+# ----------------------------------------------------- TLS mode and port hints
+# Implicit TLS (as on 465) with tls = "starttls": no greeting comes.
+start_smtpd "$T/tls465" --tls || bail_out "smtpd --tls did not start"
+QDIR=$T/q-h1 CONF_TOP='timeout = 2' write_conf "$T/h1.conf" "$SMTP_PORT" 'tls = "starttls"' \
+	'from = "alice@example.org"'
+sm "$T/h1.conf" -i bob@example.net <"$T/in.txt"
+like "$(mailq_of "$T/h1.conf")" 'may expect TLS at once; for port 465 set tls = "tls"' \
+	"tls = starttls against implicit TLS: the error names the fix"
+# STARTTLS port (as 587) with tls = "tls": "wrong version number".
+QDIR=$T/q-h2 CONF_TOP='timeout = 2' write_conf "$T/h2.conf" "$ST_PORT" 'tls = "tls"' \
+	'from = "alice@example.org"'
+sm "$T/h2.conf" -i bob@example.net <"$T/in.txt"
+like "$(mailq_of "$T/h2.conf")" 'wrong version number.*for port 587 or 25 set tls = "starttls"' \
+	"tls = tls against a plain port: the error names the fix"
+
 faults=(
 	"drop-greeting:0:queued" "421-greeting:0:queued" "stall-greeting:0:queued" "garbage:0:queued"
 	"long-reply:0:sent" "drop-ehlo:0:queued" "535-auth:0:queued" "drop-mail:0:queued"

@@ -223,7 +223,7 @@ class Conn:
             if m == "504-ehlo":
                 await self.send("504 5.5.2 <%s>: Helo command rejected: need fully-qualified "
                                 "hostname" % arg.decode("utf-8", "replace"))
-                return
+                return True
             self.reset()
             if verb == b"HELO":
                 await self.send("250 localhost")
