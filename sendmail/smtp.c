@@ -283,6 +283,7 @@ login(struct smtp_conn *s, char **msg)
 	struct sasl_io io = { s, login_send, login_recv };
 	enum sasl_mech tried;
 	enum px_err e;
+	const char *auth;
 
 	if (strcmp(n->auth, "none") == 0 || n->user == NULL)
 		return PX_OK;
@@ -295,7 +296,18 @@ login(struct smtp_conn *s, char **msg)
 	    strcmp(n->auth, "oauthbearer") == 0;
 	cr.host = n->host;
 	cr.port = n->port;
-	e = sasl_login(NET_SMTP, n->auth, &offer, &cr, n->tls != TLS_NONE || net_loopback(s->c),
+	auth = n->auth;
+	if (cr.oauth && strcmp(auth, "auto") == 0 && offer.mechs) {
+		/*
+		 * One mechanism for a token: a token one refuses, the other
+		 * refuses too; a refusal brings a new token (below) instead.
+		 */
+		if (strcasestr(offer.mechs, "XOAUTH2"))
+			auth = "xoauth2";
+		else if (strcasestr(offer.mechs, "OAUTHBEARER"))
+			auth = "oauthbearer";
+	}
+	e = sasl_login(NET_SMTP, auth, &offer, &cr, n->tls != TLS_NONE || net_loopback(s->c),
 	    !n->tls_required, &io, &tried, msg);
 	if (e == PX_NOPERM && n->oauth2 && s->up) {
 		/* A token that looked valid was refused: one new token, one retry. */
@@ -313,7 +325,7 @@ login(struct smtp_conn *s, char **msg)
 		cr.secret = s->password;
 		free(*msg);
 		*msg = NULL;
-		e = sasl_login(NET_SMTP, n->auth, &offer, &cr, n->tls != TLS_NONE ||
+		e = sasl_login(NET_SMTP, auth, &offer, &cr, n->tls != TLS_NONE ||
 		    net_loopback(s->c), !n->tls_required, &io, &tried, msg);
 	}
 	if (e == PX_OK) {
