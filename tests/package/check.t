@@ -242,9 +242,12 @@ PY
 	is "$(pop3_count ci)" 0 "and the server does not any more"
 	[ -n "$(ls /var/lib/postie/popfetch 2>/dev/null)" ] && pass "root's popfetch state is in /var/lib/postie/popfetch" ||
 		fail "root's popfetch state is in /var/lib/postie/popfetch"
-	if /usr/bin/popfetch --help 2>&1 | grep -q -- '--serverinfo'; then
-		check "popfetch --serverinfo ci with the installed configuration" /usr/bin/popfetch --serverinfo ci
-	fi
+	# README.Debian's first step for a POP3 account.
+	check "popfetch --serverinfo ci with the installed configuration" /usr/bin/popfetch --serverinfo ci
+	like "$(cat "$T/last.out")" $'\nTLS: +TLSv1\\.[23], [^\n]*\\(STARTTLS\\)' "...shows the TLS of the connection"
+	is "$(sed -n 's/^  pin: *tls_fingerprint = "\(.*\)"$/\1/p' "$T/last.out")" "$(cat "$T/certs/server.pin")" \
+		"...the server's tls_fingerprint"
+	like "$(cat "$T/last.out")" $'\nLogin: +ok' "...and that the login works"
 	stop_dovecot
 else
 	fail "Dovecot started for the popfetch check"
