@@ -402,8 +402,9 @@ serve_one(struct postie_cfg *cfg, struct smtp_account *a, struct smtp_conn *c, i
 	if (write_all(fd, "GO\n", 3) == -1 || read_until(fd, buf, 2, 1, 10000) != 2 ||
 	    memcmp(buf, "L\n", 2) != 0)
 		goto out;
-	if (q_lock(cfg->queue_dir, id, &q) != 0)
-		goto out;	/* busy or gone: the caller finds out */
+	/* Not even a moment's lock on another user's entry (a caller may name any id). */
+	if (q_peek_owner(cfg->queue_dir, id) != cred.uid || q_lock(cfg->queue_dir, id, &q) != 0)
+		goto out;	/* not the caller's, busy or gone: the caller finds out */
 	/* Only the caller's own entry (a shared spool holds other users' too). */
 	if (strcmp(q.env.account, a->name) != 0 || fstat(q.fd, &st) == -1 ||
 	    st.st_uid != cred.uid) {

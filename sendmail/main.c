@@ -568,7 +568,22 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 	} else
 		for (i = 0; i < o->rcpts.n; i++)
 			sl_add(&ids, o->rcpts.v[i]);
+	if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL) {
+		sl_free(&ids);
+		return EX_OSERR;
+	}
 	for (i = 0; i < ids.n; i++) {
+		uid_t owner = strchr(ids.v[i], '/') || ids.v[i][0] == '.' ? NO_UID :
+		    q_peek_owner(fdir, ids.v[i]);
+
+		/* Whose it is, before it is locked: no lock at all on another user's. */
+		if (owner != NO_UID && !q_visible(owner)) {
+			if (!all) {
+				log_error("%s: not yours to send again", ids.v[i]);
+				code = EX_NOPERM;
+			}
+			continue;
+		}
 		if (strchr(ids.v[i], '/') || ids.v[i][0] == '.' ||
 		    q_failed_lock(cfg->queue_dir, ids.v[i], &q) != 0) {
 			log_error("%s: no such entry in %s/failed (or it is busy)", ids.v[i],
@@ -597,6 +612,7 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 	}
 	if (n > 0)
 		printf("sendmail -q sends %s now\n", n == 1 ? "it" : "them");
+	free(fdir);
 	sl_free(&ids);
 	return code;
 }

@@ -266,6 +266,21 @@ q_owner(const char *dir, const char *id, const struct envelope *e)
 	return u;
 }
 
+uid_t
+q_peek_owner(const char *dir, const char *id)
+{
+	struct envelope e;
+	char *env = qpath(dir, NULL, id, "env");
+	uid_t u = NO_UID;
+
+	if (env && q_read_env(env, &e) == 0) {
+		u = q_owner(dir, id, &e);
+		env_free(&e);
+	}
+	free(env);
+	return u;
+}
+
 int
 q_visible(uid_t owner)
 {

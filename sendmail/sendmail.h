@@ -142,6 +142,11 @@ int	 q_read_env(const char *path, struct envelope *e);
  * which only its submitter ever creates.  NO_UID if neither is known.
  */
 uid_t	 q_owner(const char *dir, const char *id, const struct envelope *e);
+/*
+ * The owner of entry ID in dir, read without locking it (NO_UID when it is
+ * gone): who may lock an entry is decided before the lock is taken.
+ */
+uid_t	 q_peek_owner(const char *dir, const char *id);
 /* 1 when the caller may see and run an entry of owner: root, or its owner. */
 int	 q_visible(uid_t owner);
 /* DIR/tmp/.KIND.ACCOUNT plus suffix: a per-account lock or socket (malloc'd). */

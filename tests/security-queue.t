@@ -117,6 +117,16 @@ N=$((N + 1))
 smtp_wait "$T/smtp" "$N" 10 && pass "user two's -q sends user two's" || fail "user two's -q sends user two's"
 is "$(spool_ids)" "" "the queue is empty"
 
+# A garbled uid (a hostile or broken envelope) makes the entry root's alone.
+g1=$(queue "$U1" down one@example.org)
+for bad in "uid -5" "uid 1x" "uid 4294967295" "uid " "uid 99999999999999999999"; do
+	content=$(sed "s/^uid .*/$bad/" "$SPOOL/$g1.env")
+	printf '%s\n' "$content" >"$SPOOL/$g1.env"
+	unlike "$(as "$U1" "$MAILQ")" "$g1" "envelope '$bad': not user one's"
+done
+like "$("$MAILQ")" "$g1" "root still sees it"
+rm -f "$SPOOL/$g1".*
+
 # ------------------------------------------------ a stopped runner holds nothing else
 s1=$(queue "$U1" slow one@example.org)
 s2=$(queue "$U2" slow two@example.org)
@@ -158,6 +168,12 @@ printf '%s\n' "$content" >"$SPOOL/$s2.env"
 like "$(stat -c '%U %G %a' "$SPOOL/failed/$s2.env" 2>&1)" "^$U2 $GRP 640\$" "expired by root: in failed/ as user two's, 0640"
 like "$(as "$U2" "$MAILQ")" "$s2 *!" "user two sees it failed"
 unlike "$(as "$U1" "$MAILQ")" "$s2" "user one does not"
+# --requeue of another user's failed entry: refused without even a lock on it.
+strace -f -u "$U1" -e trace=openat,flock -o "$T/strace.rq" "$SM" --requeue "$s2" 2>"$T/err"
+is "$?" 77 "user one: --requeue <user two's failed entry>: exit 77"
+like "$(cat "$T/err")" "not yours to send again" "said so"
+is "$(grep -c "$s2.msg" "$T/strace.rq")" 0 "user one's --requeue never opened or locked it"
+[ -e "$SPOOL/failed/$s2.env" ] && pass "it stays in failed/" || fail "it stays in failed/"
 write_system_conf
 rm -f "$SPOOL/$s1.env" "$SPOOL/$s1.msg" "$SPOOL/failed/$s2".*
 
