@@ -95,10 +95,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (o.rcpts.n == 0 && !o.extract))
 		goto out;
 
+	/* As send_mode() does: the attachments are opened before the message is read. */
+	if (o.attach.n > 0) {
+		char *aerr = NULL;
+
+		FUZZ_CHECK(attach_open(&o, &aerr) == 0, "attach_open: %s", aerr ? aerr : "?");
+	}
 	fz_stdin(msg, msglen);
 	FUZZ_CHECK(rd_init(&r, STDIN_FILENO, READ_BUF) == 0, "rd_init");
 	submit(fz_cfg, &o, &r, &res);
 	rd_free(&r);
+	attach_close(&o);
 	if (res.err == PX_OK)
 		FUZZ_CHECK(res.id[0] != '\0', "sent or queued without a queue id");
 	else {
