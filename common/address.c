@@ -541,3 +541,183 @@ addr_format(const char *name, const char *addr)
 	sb_printf(&b, "\" <%s>", addr);
 	return b.s ? sb_steal(&b) : NULL;
 }
+
+/*
+ * addr_qualify_text: a small scanner of its own, because the rewrite must
+ * leave every other byte of the field as it was (folding, comments, quoted
+ * display names, groups).  Tokens: white space, comments, quoted strings,
+ * domain literals, specials, atoms.  An item (between commas, inside or
+ * outside a group) is qualified when its address (inside <...>, or the item
+ * itself) is one word or words joined by dots, without "@".
+ */
+enum qtok { Q_WSP, Q_COMMENT, Q_WORD, Q_SPECIAL };
+
+struct qscan {
+	const char *s;
+	size_t	 pos;
+	/* the current item */
+	int	 angle;		/* inside <...> */
+	int	 had_angle;	/* the item has an angle-addr */
+	int	 at;		/* "@" seen in the address */
+	int	 words;		/* words in the address */
+	int	 bad;		/* not a plain local part (two words without a dot, ...) */
+	int	 last_dot;	/* the last address token was "." */
+	size_t	 end;		/* just after the address's last word */
+};
+
+/* Length of the token at s[pos] and its kind. */
+static size_t
+qtok_len(const char *s, enum qtok *kind)
+{
+	size_t n = 0;
+	int depth = 0;
+
+	if (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n') {
+		while (s[n] == ' ' || s[n] == '\t' || s[n] == '\r' || s[n] == '\n')
+			n++;
+		*kind = Q_WSP;
+		return n;
+	}
+	if (s[0] == '(') {
+		for (; s[n]; n++) {
+			if (s[n] == '\\' && s[n + 1]) {
+				n++;
+				continue;
+			}
+			if (s[n] == '(')
+				depth++;
+			else if (s[n] == ')' && --depth == 0)
+				return (*kind = Q_COMMENT, n + 1);
+		}
+		return (*kind = Q_COMMENT, n);	/* unterminated: to the end */
+	}
+	if (s[0] == '"' || s[0] == '[') {
+		char close = s[0] == '"' ? '"' : ']';
+
+		for (n = 1; s[n] && s[n] != close; n++)
+			if (s[n] == '\\' && s[n + 1])
+				n++;
+		/* Unterminated: not an address to touch. */
+		*kind = s[n] ? Q_WORD : Q_SPECIAL;
+		return s[n] ? n + 1 : n;
+	}
+	if (is_special((unsigned char)s[0])) {
+		*kind = Q_SPECIAL;
+		return 1;
+	}
+	while (s[n] && !is_special((unsigned char)s[n]) && s[n] != ' ' && s[n] != '\t' &&
+	    s[n] != '\r' && s[n] != '\n')
+		n++;
+	*kind = Q_WORD;
+	return n;
+}
+
+static void
+qitem_reset(struct qscan *q)
+{
+	q->angle = q->had_angle = q->at = q->words = q->bad = q->last_dot = 0;
+	q->end = 0;
+}
+
+/* The item ends: note where "@domain" goes, if it is a bare local part. */
+static int
+qitem_end(struct qscan *q, size_t **at, size_t *nat, size_t *cap)
+{
+	size_t *v;
+
+	if (q->words > 0 && !q->at && !q->bad && !q->last_dot) {
+		if (*nat == *cap) {
+			*cap = *cap ? *cap * 2 : 8;
+			if ((v = realloc(*at, *cap * sizeof *v)) == NULL)
+				return -1;
+			*at = v;
+		}
+		(*at)[(*nat)++] = q->end;
+	}
+	qitem_reset(q);
+	return 0;
+}
+
+char *
+addr_qualify_text(const char *s, const char *domain)
+{
+	struct qscan q;
+	struct sbuf out;
+	enum qtok kind;
+	size_t n, *at = NULL, nat = 0, cap = 0, i, from;
+	int prev_word = 0;	/* the last address token outside <> was a word */
+
+	memset(&q, 0, sizeof q);
+	q.s = s;
+	for (q.pos = 0; s[q.pos]; q.pos += n) {
+		n = qtok_len(s + q.pos, &kind);
+		if (kind == Q_WSP || kind == Q_COMMENT)
+			continue;
+		if (kind == Q_SPECIAL && !q.angle && (s[q.pos] == ',' || s[q.pos] == ';')) {
+			if (qitem_end(&q, &at, &nat, &cap) == -1)
+				goto nomem;
+			prev_word = 0;
+			continue;
+		}
+		if (kind == Q_SPECIAL && !q.angle && s[q.pos] == ':') {
+			qitem_reset(&q);	/* what came before is a group's name */
+			prev_word = 0;
+			continue;
+		}
+		if (kind == Q_SPECIAL && s[q.pos] == '<') {
+			/* What came before is a display name: the address starts here. */
+			qitem_reset(&q);
+			q.angle = q.had_angle = 1;
+			prev_word = 0;
+			continue;
+		}
+		if (kind == Q_SPECIAL && s[q.pos] == '>') {
+			q.angle = 0;
+			continue;
+		}
+		if (q.had_angle && !q.angle) {
+			q.bad = 1;	/* something after the angle-addr */
+			continue;
+		}
+		/* A token of the address. */
+		if (kind == Q_SPECIAL && s[q.pos] == '@')
+			q.at = 1;
+		else if (kind == Q_SPECIAL && s[q.pos] == '.') {
+			if (prev_word == 0)
+				q.bad = 1;
+			q.last_dot = 1;
+			prev_word = 0;
+		} else if (kind == Q_SPECIAL)
+			q.bad = 1;
+		else {
+			if (prev_word)
+				q.bad = 1;	/* "John Smith": not an address */
+			q.words++;
+			q.last_dot = 0;
+			prev_word = 1;
+			q.end = q.pos + n;
+		}
+	}
+	if (qitem_end(&q, &at, &nat, &cap) == -1)
+		goto nomem;
+	sb_init(&out);
+	if (sb_adds(&out, "") == -1)
+		goto nomem;
+	for (from = 0, i = 0; i < nat; i++) {
+		if (sb_addn(&out, s + from, at[i] - from) == -1 || sb_addc(&out, '@') == -1 ||
+		    sb_adds(&out, domain) == -1) {
+			sb_free(&out);
+			goto nomem;
+		}
+		from = at[i];
+	}
+	free(at);
+	if (sb_adds(&out, s + from) == -1) {
+		sb_free(&out);
+		return NULL;
+	}
+	return sb_steal(&out);
+nomem:
+	free(at);
+	return NULL;
+}

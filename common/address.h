@@ -48,6 +48,15 @@ int	 addr_is_valid(const char *a);
  */
 char	*addr_qualify(const char *a, const char *domain);
 
+/*
+ * A header field's value (as written after the colon, folding kept) with
+ * "@domain" added to each bare address: "root" and "root (Cron Daemon)"
+ * get it, and so do "Name <bob>" and the members of a group; display
+ * names, comments, groups and every other byte stay as they are, and so
+ * does anything that is not a plain local part.  Malloc'd; NULL on memory.
+ */
+char	*addr_qualify_text(const char *value, const char *domain);
+
 /* 1 if a has no domain or a local one (no dot, or localhost). */
 int	 addr_is_local(const char *a);
 

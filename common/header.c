@@ -218,23 +218,36 @@ hdr_prepend(struct hdr_block *h, const char *name, const char *value)
 }
 
 int
+hdr_replace(struct hdr_block *h, size_t i, const char *text)
+{
+	char *raw;
+
+	if (i >= h->n || (raw = strfmt("%s:%s", h->f[i].name, text)) == NULL)
+		return -1;
+	h->bytes += strlen(raw);
+	h->bytes -= h->f[i].rawlen;
+	free(h->f[i].raw);
+	h->f[i].raw = raw;
+	h->f[i].rawlen = strlen(raw);
+	h->f[i].rawcap = h->f[i].rawlen + 1;
+	return 0;
+}
+
+int
 hdr_set(struct hdr_block *h, const char *name, const char *value)
 {
 	size_t i;
-	char *raw;
+	char *text;
+	int r;
 
 	for (i = 0; i < h->n; i++) {
 		if (strcasecmp(h->f[i].name, name) != 0)
 			continue;
-		if ((raw = strfmt("%s: %s", h->f[i].name, value)) == NULL)
+		if ((text = strfmt(" %s", value)) == NULL)
 			return -1;
-		h->bytes += strlen(raw);
-		h->bytes -= h->f[i].rawlen;
-		free(h->f[i].raw);
-		h->f[i].raw = raw;
-		h->f[i].rawlen = strlen(raw);
-		h->f[i].rawcap = h->f[i].rawlen + 1;
-		return 0;
+		r = hdr_replace(h, i, text);
+		free(text);
+		return r;
 	}
 	return hdr_append(h, name, value);
 }

@@ -60,6 +60,11 @@ size_t	 hdr_remove(struct hdr_block *h, const char *name);
 int	 hdr_append(struct hdr_block *h, const char *name, const char *value);
 /* Inserts "name: value" before all other fields; 0 or -1. */
 int	 hdr_prepend(struct hdr_block *h, const char *name, const char *value);
+/*
+ * Replaces the i-th field's text after its colon with text, as given
+ * (folding as CRLF + white space kept); 0 or -1.
+ */
+int	 hdr_replace(struct hdr_block *h, size_t i, const char *text);
 /* Replaces the value of the first field called name, or appends one. */
 int	 hdr_set(struct hdr_block *h, const char *name, const char *value);
 

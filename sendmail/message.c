@@ -151,6 +151,42 @@ add_received(struct msgctx *m, struct hdr_block *h, const char *user)
 }
 
 /*
+ * Bare names in the address fields get "@domain", as the envelope's do
+ * (Postfix does the same for local submissions): "To: root" would make
+ * replies go to root at the provider's host.  Everything else in the field
+ * stays as written; aliases are for the envelope only; From: is left alone
+ * when the account says from_rewrite = "never".
+ */
+static int
+qualify_fields(struct hdr_block *h, const struct smtp_account *a)
+{
+	static const char *const names[] = { "From", "Sender", "Reply-To", "To", "Cc" };
+	const char *domain = a->domain;
+	const char *text;
+	char *q;
+	size_t i, k, len;
+
+	for (i = 0; i < h->n; i++)
+		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+			if (strcasecmp(h->f[i].name, names[k]) != 0)
+				continue;
+			/* from_rewrite = "never": the account wants From: as written. */
+			if (k == 0 && a->from_rewrite == FROM_REWRITE_NEVER)
+				continue;
+			len = strlen(h->f[i].name);
+			text = h->f[i].raw + len + 1;	/* after "name:" */
+			if ((q = addr_qualify_text(text, domain)) == NULL)
+				return -1;
+			if (strcmp(q, text) != 0 && hdr_replace(h, i, q) == -1) {
+				free(q);
+				return -1;
+			}
+			free(q);
+		}
+	return 0;
+}
+
+/*
  * Works out account, envelope sender and recipients, and completes the
  * header: Bcc removed, Date, Message-ID, From, To added when missing, and
  * a Received: field naming the submitting user.
@@ -228,7 +264,7 @@ complete(struct msgctx *m, struct hdr_block *h)
 	}
 
 	/* Header completion. */
-	if (rewrite_from(h, m->acct) == -1)
+	if (rewrite_from(h, m->acct) == -1 || qualify_fields(h, m->acct) == -1)
 		goto out;
 	if (hdr_count(h, "From") == 0) {
 		name = o->fullname ? strdup(o->fullname) : util_fullname_of(o->submitter);

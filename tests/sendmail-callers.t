@@ -53,7 +53,7 @@ check_gen "cron, minimal environment" "$M.msg" "$T/cron.exp" Date Message-ID
 # ------------------------------------------------------------------- atd
 # stdin is a regular file, stdout /dev/null; no From, Date, Message-ID
 lf "Subject: Output from your job        7" "To: root" "" "job output" "line 2" >"$T/atd.in"
-crlf "Subject: Output from your job        7" "To: root" "From: root <me@example.org>" "" \
+crlf "Subject: Output from your job        7" "To: root@example.org" "From: root <me@example.org>" "" \
 	"job output" "line 2" >"$T/atd.exp"
 _run "$SENDMAIL" -C "$T/conf" -i root <"$T/atd.in" >/dev/null
 is "$LAST_STATUS" 0 "atd: exit 0"
@@ -67,7 +67,7 @@ check_gen "atd" "$M.msg" "$T/atd.exp"
 lf "From: Anacron <root>" "To: root" 'Content-Type: text/plain; charset="ANSI_X3.4-1968"' \
 	"Subject: Anacron job 'cron.daily' on vm" "" "/etc/cron.daily/logrotate:" "..hidden line" \
 	"line after" "." "this must be dropped" "and this" >"$T/anacron.in"
-crlf "From: Anacron <me@example.org>" "To: root" 'Content-Type: text/plain; charset="ANSI_X3.4-1968"' \
+crlf "From: Anacron <me@example.org>" "To: root@example.org" 'Content-Type: text/plain; charset="ANSI_X3.4-1968"' \
 	"Subject: Anacron job 'cron.daily' on vm" "" "/etc/cron.daily/logrotate:" ".hidden line" \
 	"line after" >"$T/anacron.exp"
 row "anacron" "$T/anacron.in" -FAnacron -odi root
@@ -182,11 +182,11 @@ env_is "SwiftMailer" "$M.env" shop@x.org bob@x.org carol@y.org
 cmp_file "$M.msg" "$T/swift.exp" "SwiftMailer: bytes received (un-stuffed, Bcc removed)"
 
 # ------------------------------------------------------------------- sudo
-# NO -i; To: root and From: a bare user name
+# NO -i; To: root and From: a bare user name (issue 12: To: root gets @domain in the header too)
 lf "To: root" "From: alice" "Auto-Submitted: auto-generated" "Subject: *** SECURITY information for vm ***" "" \
 	"vm : Nov 26 10:00:00 : alice : user NOT in sudoers ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls" \
 	>"$T/sudo.in"
-crlf "To: root" "From: me@example.org" "Auto-Submitted: auto-generated" "Subject: *** SECURITY information for vm ***" "" \
+crlf "To: root@example.org" "From: me@example.org" "Auto-Submitted: auto-generated" "Subject: *** SECURITY information for vm ***" "" \
 	"vm : Nov 26 10:00:00 : alice : user NOT in sudoers ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls" \
 	>"$T/sudo.exp"
 row "sudo" "$T/sudo.in" -t
@@ -198,7 +198,7 @@ lf "To: root" "From: logwatch@vm" "Subject: Logwatch for vm (Linux)" "MIME-Versi
 	"Content-Transfer-Encoding: 7bit" 'Content-Type: text/plain; charset="iso-8859-1"' "" \
 	" ################### Logwatch 7.8 (01/22/23) ####################" "        Processing Initiated: Thu Nov 26 10:00:00 2026" \
 	" ###################### Logwatch End #########################" >"$T/logwatch.in"
-crlf "To: root" "From: me@example.org" "Subject: Logwatch for vm (Linux)" "MIME-Version: 1.0" \
+crlf "To: root@example.org" "From: me@example.org" "Subject: Logwatch for vm (Linux)" "MIME-Version: 1.0" \
 	"Content-Transfer-Encoding: 7bit" 'Content-Type: text/plain; charset="iso-8859-1"' "" \
 	" ################### Logwatch 7.8 (01/22/23) ####################" "        Processing Initiated: Thu Nov 26 10:00:00 2026" \
 	" ###################### Logwatch End #########################" >"$T/logwatch.exp"
@@ -220,7 +220,7 @@ check_gen "unattended-upgrades" "$M.msg" "$T/uu.exp"
 # ------------------------------------------------------------------ mdadm
 lf "From: mdadm monitoring <root>" "To: root" "Subject: Fail event on /dev/md0:vm" "" \
 	"This is an automatically generated mail message from mdadm" "running on vm" >"$T/mdadm.in"
-crlf "From: mdadm monitoring <me@example.org>" "To: root" "Subject: Fail event on /dev/md0:vm" "" \
+crlf "From: mdadm monitoring <me@example.org>" "To: root@example.org" "Subject: Fail event on /dev/md0:vm" "" \
 	"This is an automatically generated mail message from mdadm" "running on vm" >"$T/mdadm.exp"
 row "mdadm" "$T/mdadm.in" -t
 env_is "mdadm" "$M.env" me@example.org root@example.org
@@ -243,7 +243,7 @@ check_gen "fail2ban (last line arrives complete)" "$M.msg" "$T/fail2ban.exp" Mes
 lf "$DATE" "From: root (systemd-cron)" "To: root" "Subject: [vm] result of cron-daily-backup.service" \
 	"Content-Type: text/plain; charset=utf-8" "Content-Transfer-Encoding: 8bit" "Auto-Submitted: auto-generated" \
 	"" '● cron-daily-backup.service - [Cron] "backup"' "     Active: failed" >"$T/sdcron.in"
-crlf "$DATE" "From: systemd-cron <me@example.org>" "To: root" "Subject: [vm] result of cron-daily-backup.service" \
+crlf "$DATE" "From: systemd-cron <me@example.org>" "To: root@example.org" "Subject: [vm] result of cron-daily-backup.service" \
 	"Content-Type: text/plain; charset=utf-8" "Content-Transfer-Encoding: 8bit" "Auto-Submitted: auto-generated" \
 	"" '● cron-daily-backup.service - [Cron] "backup"' "     Active: failed" >"$T/sdcron.exp"
 row "systemd-cron" "$T/sdcron.in" -i -B8BITMIME root

@@ -95,6 +95,33 @@ static const struct {
 	{ "Jörg", "a@x.org", "=?utf-8?B?SsO2cmc=?= <a@x.org>" },
 };
 
+/* Header fields: bare names qualified, every other byte kept. */
+static const struct {
+	const char *in, *want;
+} hq[] = {
+	{ " root", " root@example.org" },
+	{ " admin@example.org, bob", " admin@example.org, bob@example.org" },
+	{ " root (Cron Daemon)", " root@example.org (Cron Daemon)" },
+	{ " Anacron <root>", " Anacron <root@example.org>" },
+	{ " \"Doe, John\" <jd>, x@y.org", " \"Doe, John\" <jd@example.org>, x@y.org" },
+	{ " team: a, b@c.org, d;, e", " team: a@example.org, b@c.org, d@example.org;, e@example.org" },
+	{ " undisclosed-recipients:;", " undisclosed-recipients:;" },
+	{ " a.b.c", " a.b.c@example.org" },
+	{ " \"quoted local\"", " \"quoted local\"@example.org" },
+	{ " =?utf-8?B?SsO2cmc=?= <joerg>", " =?utf-8?B?SsO2cmc=?= <joerg@example.org>" },
+	{ " one,\r\n two", " one@example.org,\r\n two@example.org" },
+	{ " <>", " <>" },
+	{ " John Smith", " John Smith" },
+	{ " a..b, .c, d.", " a..b, .c, d." },
+	{ " user@localhost", " user@localhost" },
+	{ " <@route:user@x.org>", " <@route:user@x.org>" },
+	{ " (only a comment)", " (only a comment)" },
+	{ " bob (x) , (y) carol", " bob@example.org (x) , (y) carol@example.org" },
+	{ " <bob> trailing", " <bob> trailing" },
+	{ "", "" },
+	{ " \"unterminated", " \"unterminated" },
+};
+
 int
 main(void)
 {
@@ -109,6 +136,11 @@ main(void)
 	for (i = 0; i < sizeof quals / sizeof quals[0]; i++) {
 		got = addr_qualify(quals[i].in, quals[i].domain);
 		tap_is_str(got, quals[i].want, quals[i].in);
+		free(got);
+	}
+	for (i = 0; i < sizeof hq / sizeof hq[0]; i++) {
+		got = addr_qualify_text(hq[i].in, "example.org");
+		tap_is_str(got, hq[i].want, hq[i].in);
 		free(got);
 	}
 	for (i = 0; i < sizeof ones / sizeof ones[0]; i++) {
