@@ -23,6 +23,7 @@
  * "NO\n" (not mine: send it yourself) or "R <err> <queued> <loud>\n<message>"
  * and closes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -312,35 +313,61 @@ cc_handoff(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
 	return r;
 }
 
-/* Closes every descriptor from 3 up except those in keep (sorted, -1 ignored). */
-static void
-close_others(int *keep, size_t n)
-{
-	unsigned int from = 3;
-	size_t i, j;
-	int t;
+/*
+ * The descriptors the caller gave us: those open (3 and up) when the
+ * program started, with the file each was.  A detached process closes
+ * exactly these.  Closing every descriptor but a few would also close
+ * libcurl's own (the socket pair of its internal multi handle), which it
+ * closes again later by number, whatever that number has come to be (a
+ * queue file, the new connection).
+ */
+#define INHERITED_MAX	1024
+static struct inherited {
+	int	 fd;
+	dev_t	 dev;
+	ino_t	 ino;
+} inherited[INHERITED_MAX];
+static size_t ninherited;
 
-	for (i = 1; i < n; i++)	/* insertion sort: n is tiny */
-		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-			t = keep[j];
-			keep[j] = keep[j - 1];
-			keep[j - 1] = t;
-		}
-	for (i = 0; i < n; i++) {
-		if (keep[i] < (int)from)
-			continue;
-		if ((unsigned int)keep[i] > from)
-			close_range(from, (unsigned int)keep[i] - 1, 0);
-		from = (unsigned int)keep[i] + 1;
+static void
+note_fd(int fd)
+{
+	struct stat st;
+
+	if (fd < 3 || ninherited == INHERITED_MAX || fstat(fd, &st) == -1)
+		return;
+	inherited[ninherited].fd = fd;
+	inherited[ninherited].dev = st.st_dev;
+	inherited[ninherited].ino = st.st_ino;
+	ninherited++;
+}
+
+/* Before main(): nothing of our own is open yet. */
+__attribute__((constructor)) static void
+note_inherited(void)
+{
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		for (fd = 3; fd < INHERITED_MAX; fd++)
+			note_fd(fd);
+		return;
 	}
-	close_range(from, ~0U, 0);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
+		    (fd = atoi(e->d_name)) != dirfd(d))
+			note_fd(fd);
+	closedir(d);
 }
 
 void
 cc_detach(int *keep, size_t n)
 {
-	int nul, all[8];
-	size_t k = 0, i;
+	struct stat st;
+	size_t i, j;
+	int nul;
 
 	setsid();
 	if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
@@ -351,10 +378,16 @@ cc_detach(int *keep, size_t n)
 		close(nul);
 	}
 	log_detach();
-	for (i = 0; i < n && k < 7; i++)
-		all[k++] = keep[i];
-	all[k++] = log_fd();
-	close_others(all, k);
+	for (i = 0; i < ninherited; i++) {
+		for (j = 0; j < n && keep[j] != inherited[i].fd; j++)
+			;
+		if (j < n || inherited[i].fd == log_fd())
+			continue;
+		/* Still the caller's (not a number since reused by us). */
+		if (fstat(inherited[i].fd, &st) == 0 && st.st_dev == inherited[i].dev &&
+		    st.st_ino == inherited[i].ino)
+			close(inherited[i].fd);
+	}
 }
 
 /* One request: read, check, send, answer.  1 sent, 0 not ours, -1 failed: stop. */

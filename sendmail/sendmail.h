@@ -420,7 +420,9 @@ int	 opts_parse(int argc, char **argv, struct opts *o, int *code);
  * when the caller must send it itself (q locked again).  cc_hold: after a
  * successful send, forks a process that keeps c for connection_cache
  * seconds; 1 when it did (c belongs to it now: do not use or close it).
- * cc_detach: makes the current process a daemon keeping the fds in keep.
+ * cc_detach: makes the current process a daemon: a new session, standard
+ * input and output (and error, unless -v) on /dev/null, and every other
+ * descriptor the caller passed closed (those in keep excepted).
  */
 int	 cc_handoff(struct postie_cfg *cfg, const struct opts *o, struct smtp_account *a,
 	    struct qentry *q, struct submit_result *res);

@@ -142,6 +142,26 @@ is "$(smtp_count "$T/s")" $((n + 2)) "server back: -q sends the queued messages 
 grep -q "^dead@example.net\$" "$T"/s/*.env && pass "server back: to its recipient" ||
 	fail "server back: to its recipient"
 
+# A server whose idle timeout is shorter than connection_cache closes the
+# kept connection: the next message goes out at once over a new one, not
+# left in the queue for a later run (issue 12).
+start_smtpd "$T/short" --starttls --auth "alice:$PW" --require-auth --timeout 1 ||
+	bail_out "smtpd --timeout 1"
+QDIR=$T/q-short CONF_TOP='connection_cache = 30' write_conf "$T/short.conf" "$SMTP_PORT" \
+	'tls = "starttls"' 'user = "alice"' "password = \"$PW\"" 'from = "alice@example.org"'
+SHORT_LOCK=$T/q-short/tmp/.conn.$(id -u).default.lock
+msg s1 s1@example.net | "$SENDMAIL" -C "$T/short.conf" -i s1@example.net 2>/dev/null
+[ -f "$SHORT_LOCK" ] && ! flock -n "$SHORT_LOCK" true && pass "short server timeout: kept" ||
+	fail "short server timeout: kept"
+sleep 2.5	# the server closes the idle connection after 1 s
+msg s2 s2@example.net | "$SENDMAIL" -C "$T/short.conf" -i s2@example.net 2>"$T/err"
+is "$?" 0 "the server closed the kept connection: exit 0"
+is "$(smtp_count "$T/short")" 2 "the server closed the kept connection: delivered at once"
+is "$("$SENDMAIL" -C "$T/short.conf" -bp)" "Mail queue is empty" "...and nothing left in the queue"
+is "$(wc -l <"$T/short/connections")" 2 "...over a new connection"
+grep -q "^s2@example.net\$" "$T"/short/*.env && pass "...to its recipient" || fail "...to its recipient"
+stop_server "$SMTP_PID"
+
 # a keeper killed with SIGKILL leaves its socket: the next sendmail works alone
 msg k2 r28@example.net | "$SENDMAIL" -C "$T/c.conf" -i r28@example.net 2>/dev/null
 holder_alive && pass "kept" || fail "kept"
