@@ -33,6 +33,7 @@ static const char usage_text[] =
 "       sendmail -bv recipient ...\n"
 "       sendmail -bi | -I | newaliases\n"
 "       sendmail --authorize [--device] [-a account]\n"
+"       sendmail --serverinfo [-a account]\n"
 "       sendmail -V | --version | --help\n";
 
 static const char help_text[] =
@@ -58,6 +59,9 @@ static const char help_text[] =
 "  --authorize    get the OAuth 2.0 grant of the account (-a, or the default one):\n"
 "                 open the address it prints, sign in; --device: enter a code\n"
 "                 on another device instead\n"
+"  --serverinfo   connect and log in as a send would (-a, or the default account),\n"
+"                 show TLS, certificate (with its tls_fingerprint) and\n"
+"                 capabilities; send nothing\n"
 "\n"
 "  -odi, -odb, -odq  deliver now (foreground), in the background, or queue only\n"
 "\n"
@@ -69,7 +73,8 @@ static const char help_text[] =
 "67 all recipients refused, 69 refused, 73 no queue directory, 74 cannot write\n"
 "the queue (disk full), 75 temporary failure (queue = \"never\", or a queue\n"
 "limit) or the message saved as the configuration cannot be loaded,\n"
-"77 --requeue of another user's message or --authorize refused,\n"
+"77 --requeue of another user's message, --authorize refused, or --serverinfo's\n"
+"login refused,\n"
 "78 configuration error (modes without a message).\n";
 
 static int
@@ -181,6 +186,14 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 				fputs(help_text, stdout);
 				*code = 0;
 				return -1;
+			}
+			if (LONGOPT("--serverinfo")) {
+				if (eq) {
+					*code = usage("--serverinfo takes no value");
+					return -1;
+				}
+				o->mode = 'S';
+				continue;
 			}
 			if (LONGOPT("--requeue")) {
 				o->mode = 'R';
@@ -748,6 +761,9 @@ main(int argc, char **argv)
 		break;
 	case 'A':
 		code = authorize_mode(cfg, &o);
+		break;
+	case 'S':
+		code = serverinfo_mode(cfg, &o);
 		break;
 	case 'q':
 		code = queue_mode(cfg, &o);

@@ -42,7 +42,7 @@ struct opts {
 	struct strlist attach;	/* --attach files */
 	struct strlist attach_type;	/* matching types, "" = from mime.types */
 	int	*attach_fd;	/* attach_open(): each file opened with the caller's rights */
-	char	 mode;		/* 'm' send, 'p' list queue, 's' -bs, 'q' run queue, 'i' newaliases, 'v' verify, 'R' --requeue, 'A' --authorize */
+	char	 mode;		/* 'm' send, 'p' list queue, 's' -bs, 'q' run queue, 'i' newaliases, 'v' verify, 'R' --requeue, 'A' --authorize, 'S' --serverinfo */
 	int	 device;	/* --device: --authorize by the device authorization grant */
 	long	 qinterval;	/* -qTIME in seconds, 0 = once */
 	const char *q_id, *q_rcpt, *q_sender;	/* -qI -qR -qS substrings */
@@ -344,6 +344,12 @@ char	*bounce_note(struct qentry *q, const char *fid, const struct smtp_account *
  */
 char	*bounce_failed(const char *dir, const char *fid, const struct smtp_account *a,
 	    const char *domain);
+
+/*
+ * serverinfo.c: --serverinfo: connects and logs in as a send would, prints
+ * TLS, certificate and capabilities; returns the exit status.
+ */
+int	 serverinfo_mode(struct postie_cfg *cfg, const struct opts *o);
 
 /* bs.c */
 int	 bs_serve(struct postie_cfg *cfg, const struct opts *o);

@@ -34,6 +34,7 @@
 #include "oauth2.h"
 #include "sasl.h"
 #include "smtpconn.h"
+#include "tlsinfo.h"
 
 #define REPLY_KEEP	1000	/* bytes of a reply kept for messages */
 
@@ -90,14 +91,27 @@ caps_hook(void *arg, int out, const char *line, size_t n)
 			s->ehlo_line = -1;
 		return;
 	}
+	if (s->ehlo_line == -2 && n >= 3) {
+		/* Before anything was sent: the greeting (its last line). */
+		snprintf(s->greeting, sizeof s->greeting, "%.*s", (int)n, line);
+		return;
+	}
 	if (s->ehlo_line < 0 || n < 3)
 		return;
 	final = n == 3 || line[3] != '-';
-	if (s->ehlo_line++ > 0 && n > 4 && line[0] == '2')
+	if (s->ehlo_line++ == 0)
+		sb_reset(&s->next_text);
+	else if (n > 4 && line[0] == '2') {
 		caps_line(&s->next_caps, line + 4, n - 4);
+		sb_printf(&s->next_text, "%.*s\n", (int)(n - 4 > 500 ? 500 : n - 4), line + 4);
+	}
 	if (final) {
-		if (line[0] == '2')
+		if (line[0] == '2') {
 			s->caps = s->next_caps;
+			s->starttls_offered |= s->caps.starttls;
+			sb_reset(&s->ehlo_text);
+			sb_addn(&s->ehlo_text, s->next_text.s ? s->next_text.s : "", s->next_text.len);
+		}
 		s->ehlo_line = -1;
 	}
 }
@@ -199,6 +213,8 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 	s->io.sock = CURL_SOCKET_BAD;
 	s->ehlo_line = -1;
 	sb_init(&s->text);
+	sb_init(&s->ehlo_text);
+	sb_init(&s->next_text);
 	net_trace_init(&s->t, verbose);
 	s->t.hook = caps_hook;
 	s->t.hook_arg = s;
@@ -273,9 +289,8 @@ login_recv(void *arg, int *code, const char **text)
 	return 0;
 }
 
-/* The login, when the account has one; PX_OK, or the class with *msg. */
-static enum px_err
-login(struct smtp_conn *s, char **msg)
+enum px_err
+smtp_login(struct smtp_conn *s, char **msg)
 {
 	const struct net_cfg *n = &s->acct->net;
 	struct sasl_offer offer;
@@ -328,6 +343,7 @@ login(struct smtp_conn *s, char **msg)
 		e = sasl_login(NET_SMTP, auth, &offer, &cr, n->tls != TLS_NONE ||
 		    net_loopback(s->c), !n->tls_required, &io, &tried, msg);
 	}
+	s->mech = tried;
 	if (e == PX_OK) {
 		log_info("%s: logged in as %s (AUTH %s)", n->host, n->user, sasl_name(tried));
 		return PX_OK;
@@ -340,9 +356,9 @@ login(struct smtp_conn *s, char **msg)
 }
 
 enum px_err
-smtp_connect(struct smtp_conn *s, char **msg)
+smtp_dial(struct smtp_conn *s, const struct net_cfg *n, char **msg)
 {
-	struct net_cfg *n = &s->acct->net, bare;
+	struct net_cfg bare;
 	char *err = NULL, *path;
 	CURLcode rc;
 	enum px_err e;
@@ -363,7 +379,10 @@ smtp_connect(struct smtp_conn *s, char **msg)
 	s->t.reply_code = 0;
 	s->t.in_auth = s->t.quitting = 0;
 	memset(&s->caps, 0, sizeof s->caps);
-	s->ehlo_line = -1;
+	s->ehlo_line = -2;	/* the greeting comes first */
+	s->starttls_offered = 0;
+	s->greeting[0] = '\0';
+	sb_reset(&s->ehlo_text);
 	/* libcurl takes the EHLO name from the path. */
 	path = helo_path(s->ehlo);
 	if (path == NULL || net_setup(s->c, NET_SMTP, &bare, NULL, path, &s->t, &err) == -1) {
@@ -373,15 +392,19 @@ smtp_connect(struct smtp_conn *s, char **msg)
 	}
 	free(path);
 	curl_easy_setopt(s->c, CURLOPT_CONNECT_ONLY, 1L);
-	rc = curl_easy_perform(s->c);
+	if (s->certinfo)
+		tls_info_enable(s->c);
+	s->curl_rc = rc = curl_easy_perform(s->c);
 	if (rc != CURLE_OK) {
 		e = net_classify(s->c, rc, n, &s->t, msg);
 		s->attention = rc == CURLE_PEER_FAILED_VERIFICATION ||
 		    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
 		    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_USE_SSL_FAILED ||
 		    rc == CURLE_LOGIN_DENIED;
-		curl_easy_cleanup(s->c);
-		s->c = NULL;
+		if (!s->certinfo) {
+			curl_easy_cleanup(s->c);
+			s->c = NULL;
+		}
 		return e;
 	}
 	if (netio_open(&s->io, s->c, n->timeout) == -1) {
@@ -394,7 +417,21 @@ smtp_connect(struct smtp_conn *s, char **msg)
 	s->up = 1;
 	s->used = 0;
 	s->need_rset = 0;
-	if ((e = login(s, msg)) != PX_OK) {
+	return PX_OK;
+}
+
+enum px_err
+smtp_connect(struct smtp_conn *s, char **msg)
+{
+	struct net_cfg *n = &s->acct->net;
+	enum px_err e;
+
+	*msg = NULL;
+	if (s->up)
+		return PX_OK;
+	if ((e = smtp_dial(s, n, msg)) != PX_OK)
+		return e;
+	if ((e = smtp_login(s, msg)) != PX_OK) {
 		smtp_drop(s);
 		return e;
 	}
@@ -441,6 +478,8 @@ smtp_close(struct smtp_conn *s)
 	smtp_drop(s);
 	net_trace_free(&s->t);
 	sb_free(&s->text);
+	sb_free(&s->ehlo_text);
+	sb_free(&s->next_text);
 	if (s->password) {
 		explicit_bzero(s->password, strlen(s->password));
 		free(s->password);

@@ -1,7 +1,7 @@
 /*
  * smtpconn.h: what smtp.c (the connection: libcurl's connect phase, the
  * server's capabilities, commands and replies, QUIT) and smtptx.c (the
- * mail transaction) share.  Nothing outside those two files uses it.
+ * mail transaction) share, and serverinfo.c (--serverinfo) reads.
  */
 #ifndef SMTPCONN_H
 #define SMTPCONN_H
@@ -10,6 +10,7 @@
 
 #include "net.h"
 #include "netio.h"
+#include "sasl.h"
 #include "sendmail.h"
 
 #define SMTP_LINE_LIMIT	65536	/* a reply line longer than this is nonsense */
@@ -46,8 +47,15 @@ struct smtp_conn {
 	int	 up;		/* connected and ours: commands may go */
 	int	 used;		/* a transaction went over it (it may have idled since) */
 	int	 need_rset;	/* a transaction was left open */
-	int	 ehlo_line;	/* lines of the EHLO reply seen (while connecting) */
+	int	 ehlo_line;	/* lines of the EHLO reply seen (while connecting); -2: greeting */
 	struct smtp_caps caps, next_caps;
+	int	 starttls_offered;	/* by an EHLO of this connection */
+	char	 greeting[512];	/* the greeting's last line */
+	struct sbuf ehlo_text;	/* the last EHLO reply's keyword lines, each with "\n" */
+	struct sbuf next_text;
+	int	 certinfo;	/* --serverinfo: keep the TLS facts (and the handle on failure) */
+	CURLcode curl_rc;	/* of the last connect */
+	enum sasl_mech mech;	/* of the last login */
 	/* The reply last read. */
 	int	 code;
 	struct sbuf text;	/* "250 2.0.0 Ok / more", at most REPLY_KEEP bytes */
@@ -63,12 +71,19 @@ struct smtp_conn {
 
 /* smtp.c */
 /*
- * Makes the connection if there is none: libcurl's connect phase (TLS,
- * STARTTLS, EHLO, AUTH), then the connection is ours.  PX_OK, or the error
- * class with *msg (malloc'd); s->attention set for failures a retry will
- * not mend.
+ * Makes the connection if there is none and logs in (smtp_dial, then
+ * smtp_login).  PX_OK, or the error class with *msg (malloc'd);
+ * s->attention set for failures a retry will not mend.
  */
 enum px_err smtp_connect(struct smtp_conn *s, char **msg);
+/*
+ * libcurl's connect phase with the settings n (TLS, STARTTLS, EHLO; no
+ * login), then the connection is ours.  With s->certinfo the TLS facts are
+ * kept for tls_info_get() on s->c, which stays after a failure too.
+ */
+enum px_err smtp_dial(struct smtp_conn *s, const struct net_cfg *n, char **msg);
+/* The login, when the account has one (sasl.c); PX_OK, or the class with *msg. */
+enum px_err smtp_login(struct smtp_conn *s, char **msg);
 /* Ends the connection now, without QUIT (a broken or abandoned dialogue). */
 void	 smtp_drop(struct smtp_conn *s);
 /* Queues one command line (CRLF added), shown with -v. */

@@ -32,11 +32,11 @@ FUZZ_MAXLEN_message := 16384
 FUZZ_QUIET_bs       := -close_fd_mask=2
 FUZZ_QUIET_message  := -close_fd_mask=2
 
-# Library code the targets call: common/, sendmail/ without main.c, smtp.c and smtptx.c
+# Library code the targets call: common/, sendmail/ without main.c, smtp*.c, serverinfo.c
 # (the libcurl layer, replaced by the stand-in in fuzz_sendmail.c), and
 # popfetch's message filter.
 FUZZ_LIB_SRC := $(sort $(wildcard common/*.c)) \
-	$(filter-out sendmail/main.c sendmail/smtp.c sendmail/smtptx.c,$(sort $(wildcard sendmail/*.c))) \
+	$(filter-out sendmail/main.c sendmail/smtp.c sendmail/smtptx.c sendmail/serverinfo.c,$(sort $(wildcard sendmail/*.c))) \
 	popfetch/msgfilter.c
 FUZZ_HDRS    := $(wildcard common/*.h sendmail/*.h popfetch/*.h) \
 	$(FUZZ_DIR)/fuzz.h $(FUZZ_DIR)/fuzz_sendmail.h

@@ -387,6 +387,45 @@ sm "$T/h2.conf" -i bob@example.net <"$T/in.txt"
 like "$(mailq_of "$T/h2.conf")" 'wrong version number.*for port 587 or 25 set tls = "starttls"' \
 	"tls = tls against a plain port: the error names the fix"
 
+# --------------------------------------------------------------- --serverinfo
+start_smtpd "$T/si" --starttls --auth "alice:$PW" --pipelining --chunking --size-limit 5000000 ||
+	bail_out "smtpd did not start"
+write_conf "$T/si.conf" "$SMTP_PORT" 'tls = "starttls"' 'user = "alice"' "password = \"$PW\"" \
+	'from = "alice@example.org"'
+sm "$T/si.conf" --serverinfo
+is "$LAST_STATUS" 0 "--serverinfo: exit 0" || diag "$(cat "$T/last.err")"
+out=$(cat "$T/last.out")
+like "$out" "TLS: +TLSv1\.[23], [A-Z0-9_-]+ \(STARTTLS\)" "--serverinfo: TLS version and cipher"
+like "$out" "Certificate: +CN = localhost"$'\n'"  issuer: +CN = Postie Test CA" "--serverinfo: subject and issuer"
+like "$out" "valid: +[A-Z][a-z]{2} .* GMT to " "--serverinfo: validity"
+grep -qF "tls_fingerprint = \"$(cat "$T/certs/server.pin")\"" <<<"$out"
+ok $? "--serverinfo: the pin is server.pin"
+for c in PIPELINING CHUNKING "SIZE 5000000" 8BITMIME SMTPUTF8 "AUTH CRAM-MD5 LOGIN PLAIN"; do
+	like "$out" $'\n(Capabilities:| ) +'"$c"$'\n' "--serverinfo: capability $c"
+done
+like "$out" "STARTTLS before TLS" "--serverinfo: STARTTLS was offered"
+like "$out" "Login: +ok, as alice \(PLAIN\)" "--serverinfo: the login and its mechanism"
+is "$(smtp_count "$T/si")" 0 "--serverinfo: nothing sent"
+wait_for "grep -q QUIT '$T/si/flights'" 5
+unlike "$(cat "$T/si/flights")" "MAIL" "--serverinfo: no MAIL"
+write_conf "$T/si2.conf" "$SMTP_PORT" 'tls = "starttls"' 'user = "alice"' 'password = "wrong"' \
+	'from = "alice@example.org"'
+sm "$T/si2.conf" --serverinfo
+is "$LAST_STATUS" 77 "--serverinfo, refused login: exit 77"
+like "$(cat "$T/last.out")" "Login: +failed" "--serverinfo, refused login: said so"
+like "$(cat "$T/last.err")" "535" "--serverinfo, refused login: the reply on stderr"
+write_conf "$T/si3.conf" "$SMTP_PORT" 'tls = "starttls"' 'user = "alice"' "password = \"$PW\"" \
+	"tls_ca_file = \"$T/certs/other-ca.pem\""
+sm "$T/si3.conf" --serverinfo
+is "$LAST_STATUS" 75 "--serverinfo, certificate does not verify: exit 75"
+like "$(cat "$T/last.out")" "CN = localhost  \(does NOT verify\)" "--serverinfo: the certificate shown, marked"
+grep -qF "tls_fingerprint = \"$(cat "$T/certs/server.pin")\"" "$T/last.out"
+ok $? "--serverinfo: its pin, to pin it"
+unlike "$(cat "$T/si/auths" 2>/dev/null | wc -l)" "^[2-9]" "--serverinfo: no login over the unverified connection"
+sm "$T/si.conf" --serverinfo=x
+is "$LAST_STATUS" 64 "--serverinfo=x: usage error"
+stop_server "$SMTP_PID"
+
 faults=(
 	"drop-greeting:0:queued" "421-greeting:0:queued" "stall-greeting:0:queued" "garbage:0:queued"
 	"long-reply:0:sent" "drop-ehlo:0:queued" "535-auth:0:queued" "drop-mail:0:queued"

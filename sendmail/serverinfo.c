@@ -1,0 +1,148 @@
+/*
+ * serverinfo.c: sendmail --serverinfo [-a ACCOUNT] (as msmtp -S): connects
+ * as a send would, shows the TLS version and cipher, the server
+ * certificate (subject, issuer, validity, and the tls_fingerprint value
+ * that pins it), the greeting, the EHLO name and the capabilities the last
+ * EHLO reply offered, logs in, and quits without sending anything.  The
+ * error class is the one a send would meet, so the exit status tells it
+ * (0, 69, 75, 77, 78).  The layout is popfetch --serverinfo's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "smtpconn.h"
+#include "tlsinfo.h"
+
+/* Prints the TLS facts of the connection made by s. */
+static void
+show_tls(struct smtp_conn *s, const struct net_cfg *n, int verified)
+{
+	struct tls_info ti;
+	char *err = NULL;
+
+	if (n->tls == TLS_NONE) {
+		printf("TLS:          none (tls = \"none\")\n");
+		return;
+	}
+	memset(&ti, 0, sizeof ti);
+	if (tls_info_get(s->c, &ti, &err) == -1) {
+		printf("TLS:          %s\n", err ? err : "unknown");
+		free(err);
+		return;
+	}
+	printf("TLS:          %s%s%s (%s)\n", ti.version ? ti.version : "?",
+	    ti.cipher ? ", " : "", ti.cipher ? ti.cipher : "",
+	    n->tls == TLS_TLS ? "implicit, tls = \"tls\"" : "STARTTLS");
+	printf("Certificate:  %s%s\n", ti.subject ? ti.subject : "?",
+	    verified ? "" : "  (does NOT verify)");
+	printf("  issuer:     %s\n", ti.issuer ? ti.issuer : "?");
+	printf("  valid:      %s to %s\n", ti.not_before ? ti.not_before : "?",
+	    ti.not_after ? ti.not_after : "?");
+	if (ti.pin)
+		printf("  pin:        tls_fingerprint = \"%s\"\n", ti.pin);
+	tls_info_free(&ti);
+}
+
+static void
+show_caps(const struct smtp_conn *s, const struct net_cfg *n)
+{
+	const char *p, *nl;
+	int first = 1;
+
+	printf("Greeting:     %s\n", s->greeting);
+	printf("EHLO name:    %s\n", s->ehlo);
+	for (p = s->ehlo_text.s; p && *p; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		printf("%s%.*s\n", first ? "Capabilities: " : "              ", (int)(nl - p), p);
+		first = 0;
+	}
+	if (first)
+		printf("Capabilities: none (the server answered HELO, not EHLO)\n");
+	if (n->tls == TLS_STARTTLS && s->starttls_offered)
+		printf("              (STARTTLS before TLS)\n");
+	if (s->caps.size && s->caps.size_max > 0)
+		printf("Largest message: %lld bytes (SIZE)\n", s->caps.size_max);
+	printf("Sending:      %s, %s\n", s->caps.pipelining ? "pipelined (PIPELINING)" :
+	    "one command per round trip (no PIPELINING)", s->caps.chunking ?
+	    "BDAT (CHUNKING)" : "DATA");
+}
+
+/* A failure that is about the certificate: show it anyway, unverified. */
+static int
+cert_problem(CURLcode rc)
+{
+	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+	    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_CACERT_BADFILE;
+}
+
+int
+serverinfo_mode(struct postie_cfg *cfg, const struct opts *o)
+{
+	struct smtp_account *a;
+	struct smtp_conn *s;
+	struct net_cfg unverified;
+	const struct net_cfg *n;
+	char *msg = NULL, *qmsg = NULL;
+	enum px_err e;
+
+	if ((a = conf_smtp_select(cfg, o->account, NULL, &msg)) == NULL) {
+		log_error("%s", msg ? msg : "no smtp account");
+		free(msg);
+		return px_exitcode(PX_CONFIG);
+	}
+	n = &a->net;
+	printf("%s: %s port %d, user %s\n", a->name, n->host, n->port,
+	    n->user ? n->user : "(none)");
+	fflush(stdout);
+	if ((s = smtp_open(a, cfg, o->verbose)) == NULL) {
+		log_error("out of memory");
+		return px_exitcode(PX_SOFTWARE);
+	}
+	if (s->setup_err != PX_OK) {
+		/* password_command or the OAuth 2.0 token: before any connection. */
+		log_error("%s: %s", a->name, s->setup_msg);
+		e = s->setup_err;
+		smtp_close(s);
+		return px_exitcode(e);
+	}
+	s->certinfo = 1;
+	if ((e = smtp_dial(s, n, &msg)) != PX_OK) {
+		if (cert_problem(s->curl_rc)) {
+			/* What the certificate is, so that it can be checked and pinned. */
+			unverified = *n;
+			unverified.tls_verify = 0;
+			unverified.tls_fingerprint = NULL;
+			unverified.tls_ca_file = NULL;
+			if (smtp_dial(s, &unverified, &qmsg) == PX_OK)
+				show_tls(s, n, 0);
+			free(qmsg);
+		}
+		printf("Connection:   failed\n");
+		fflush(stdout);
+		log_error("%s: %s", a->name, msg ? msg : "cannot connect");
+		free(msg);
+		smtp_close(s);
+		return px_exitcode(e);
+	}
+	show_tls(s, n, 1);
+	show_caps(s, n);
+	fflush(stdout);
+	if (n->user == NULL || strcmp(n->auth, "none") == 0) {
+		printf("Login:        none configured (%s)\n", n->user ? "auth = \"none\"" :
+		    "no user");
+		e = PX_OK;
+	} else if ((e = smtp_login(s, &msg)) == PX_OK)
+		printf("Login:        ok, as %s (%s)\n", n->user, sasl_name(s->mech));
+	else {
+		printf("Login:        failed\n");
+		fflush(stdout);
+		log_error("%s: %s", a->name, msg ? msg : "login failed");
+	}
+	free(msg);
+	fflush(stdout);
+	smtp_close(s);
+	return px_exitcode(e);
+}
