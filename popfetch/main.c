@@ -63,10 +63,10 @@ help(void)
 	    "                 prints and sign in; --device: enter a code on another device\n"
 	    "      --help     this text\n"
 	    "      --version  the version\n\n"
-	    "Exit status: 0 success (also when there was no mail), 64 usage, 69 server\n"
-	    "refused, 70 internal error, 71 cannot fork, 73 cannot create or lock the\n"
-	    "destination, 74 I/O error, 75 temporary failure, 77 login refused (or no\n"
-	    "OAuth 2.0 grant: --authorize),\n"
+	    "Exit status: 0 success (also when there was no mail), 64 usage, 65 the\n"
+	    "account's state file does not parse, 69 server refused, 70 internal error,\n"
+	    "71 cannot fork, 73 cannot create or lock the destination, 74 I/O error,\n"
+	    "75 temporary failure, 77 login refused (or no OAuth 2.0 grant: --authorize),\n"
 	    "78 configuration error.\n",
 	    usage_line);
 	exit(EX_OK);

@@ -14,7 +14,7 @@ like "$(cat "$T/last.err")" 'usage: popfetch' "the usage line on stderr"
 check_status 64 "-v with -q: exit 64" "$POPFETCH" -v -q
 check_status 64 "-d with a non-number: exit 64" "$POPFETCH" -d soon
 check_status 64 "--list with -d: exit 64" "$POPFETCH" --list -d 5
-like "$("$POPFETCH" --help)" "64 usage, 69 server.*70 internal error, 71 cannot fork, 73 .*74 I/O error, 75 temporary failure, 77 login refused" \
+like "$("$POPFETCH" --help)" "64 usage, 65 the.*state file does not parse, 69 server refused, 70 internal error,.*71 cannot fork, 73 .*74 I/O error,.*75 temporary failure, 77 login refused" \
 	"--help lists every exit status"
 
 # ---- configuration
