@@ -119,7 +119,8 @@ load(struct ustate *s, char **msg)
 			line[--len] = '\0';
 		if (lineno == 1 && strcmp(line, UIDL_MAGIC_V1) == 0)
 			s->rewrite = 1;
-		if (len == 0 || line[0] == '#')
+		/* Only the first line is a comment: a UIDL may start with '#'. */
+		if (len == 0 || (lineno == 1 && line[0] == '#'))
 			continue;
 		if (parse_line(line, &e) == -1) {
 			*msg = strfmt("%s, line %lu: not a UIDL and a size; remove the file to "

@@ -99,6 +99,15 @@ is "$(grep -vc '^#' "$STATE")" 5 "keep mode: the state now holds the five on the
 check "keep mode: again, nothing new" "$POPFETCH" -C "$T/conf"
 is "$(lines "$SPOOL/retrieved")" 5 "keep mode: nothing fetched twice"
 
+# ---- a UIDL that starts with '#' (RFC 1939 allows any of 0x21-0x7e) is recorded like any other
+msg 1
+server '#1:1' '#2:2'
+conf "mbox = \"$T/hash.mbox\"" "keep = true"
+rm -f "$STATE"
+check "UIDLs starting with #: first poll" "$POPFETCH" -C "$T/conf"
+check "UIDLs starting with #: second poll" "$POPFETCH" -C "$T/conf"
+is "$(lines "$SPOOL/retrieved")" 2 "fetched once, not at every poll"
+
 # ---- a version 1 state file: UIDLs only
 msg 1
 msg 2
