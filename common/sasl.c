@@ -164,8 +164,7 @@ sasl_plan(enum net_proto proto, const char *auth, const struct sasl_offer *offer
 	} else if (encrypted) {
 		/*
 		 * Challenge-response last: over TLS it protects nothing more,
-		 * and servers offer CRAM-MD5 their backend cannot check; it is
-		 * still tried when the server offers nothing else.
+		 * and servers offer CRAM-MD5 their backend cannot check.
 		 */
 		order = tls_order;
 		norder = sizeof tls_order / sizeof tls_order[0];
@@ -173,9 +172,19 @@ sasl_plan(enum net_proto proto, const char *auth, const struct sasl_offer *offer
 		order = clear_order;
 		norder = sizeof clear_order / sizeof clear_order[0];
 	}
-	for (i = 0; i < norder; i++)
+	for (i = 0; i < norder; i++) {
+		/*
+		 * Over an encrypted connection the challenge-response
+		 * mechanisms come in only when nothing that sends the password
+		 * is offered: each refused attempt is one more failed login in
+		 * the server's log (and fail2ban's count).
+		 */
+		if (encrypted && !oauth && n > 0 &&
+		    (order[i] == SASL_CRAM_MD5 || order[i] == SASL_APOP))
+			break;
 		if (offered(proto, offer, order[i]))
 			out[n++] = order[i];
+	}
 	if (n == 0) {
 		if (oauth)
 			*err = strfmt("the server offers neither AUTH XOAUTH2 nor OAUTHBEARER for "

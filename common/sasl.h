@@ -19,9 +19,10 @@
  *    error says which key allows it (tls_required = false).
  *  - auth = "auto", encrypted: PLAIN, then LOGIN (SMTP and POP3), then
  *    USER/PASS (POP3); with an OAuth token, XOAUTH2, else OAUTHBEARER.
- *    Challenge-response mechanisms are not used: over TLS they add
- *    nothing, and they are the ones a server offers and then cannot check
- *    (a PAM backend cannot do CRAM-MD5).
+ *    Challenge-response mechanisms (CRAM-MD5, APOP) only when the server
+ *    offers none of those: over TLS they add nothing, and they are the
+ *    ones a server offers and then cannot check (a PAM backend cannot do
+ *    CRAM-MD5).
  *  - auth = "auto", not encrypted but allowed: CRAM-MD5, APOP (POP3) first,
  *    so that the password itself does not cross in clear, then PLAIN,
  *    LOGIN, USER.
