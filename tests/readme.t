@@ -55,6 +55,14 @@ qs=$(block "Quick start")
 like "$qs" $'^make demo[^\n]*\nmake test' "Quick start: make demo, make test"
 # Not run here (make test runs this script): make -n only checks the targets exist.
 check "make -n demo" make -C "$TOP" -n demo
+# The first steps it names after the package: --serverinfo, which both programs have.
+qsec=$(section "Quick start" | tr '\n' ' ')
+like "$qsec" 'sudo sendmail --serverinfo' "Quick start: sendmail --serverinfo"
+like "$qsec" 'popfetch --serverinfo ACCOUNT' "Quick start: popfetch --serverinfo ACCOUNT"
+like "$("$SENDMAIL" --help 2>&1)" '--serverinfo \[-a account\]' "sendmail --help has --serverinfo [-a account]"
+like "$("$POPFETCH" --help 2>&1)" '--serverinfo' "popfetch --help has --serverinfo"
+grep -q 'sendmail --serverinfo' "$TOP/debian/README.Debian" && grep -q 'popfetch --serverinfo ACCOUNT' "$TOP/debian/README.Debian"
+ok $? "debian/README.Debian: both --serverinfo steps"
 check "make -n test" make -C "$TOP" -n test
 
 # ------------------------------------------------------------ Install

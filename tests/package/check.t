@@ -200,10 +200,13 @@ like "$(cat "$T/smtp/0001.info" 2>/dev/null | tr '\n' ' ')" 'tls: .*auth: ' "ove
 like "$(tail -n 1 /var/log/postie.log 2>/dev/null)" 'bob@example\.org' \
 	"the user's sendmail appended to /var/log/postie.log"
 is "$(as_user /usr/bin/mailq 2>&1)" "Mail queue is empty" "mailq (as the user): the queue is empty"
-if /usr/sbin/sendmail --help 2>&1 | grep -q -- '--serverinfo'; then
-	check "sendmail --serverinfo with the installed configuration" /usr/sbin/sendmail --serverinfo
-	like "$(cat "$T/last.out")" 'STARTTLS|TLS' "...shows the TLS of the connection"
-fi
+# README.Debian's second step: the smarthost checked, nothing sent.
+check "sendmail --serverinfo with the installed configuration" /usr/sbin/sendmail --serverinfo
+like "$(cat "$T/last.out")" $'(^|\n)TLS: +TLSv1\\.[23], [^\n]*\\(STARTTLS\\)' "...shows the TLS of the connection"
+grep -qF "tls_fingerprint = \"$(cat "$T/certs/server.pin")\"" "$T/last.out"
+ok $? "...the server's tls_fingerprint"
+like "$(cat "$T/last.out")" $'\nLogin: +ok, as ci ' "...and that the login works"
+is "$(smtp_count "$T/smtp")" 1 "...and sends nothing"
 
 # The installed popfetch, as root with /etc/postie.conf: a message from a
 # Dovecot on loopback into an mbox, bytes compared; its state goes to
