@@ -64,9 +64,13 @@ DEPS_BUILD := gcc make pkg-config libcurl4-openssl-dev libconfuse-dev libjson-c-
 # The libraries of Courier's POP3 server and popa3d, which are unpacked, not
 # installed (tests/lib/pop3servers.sh: they conflict with dovecot-pop3d).
 DEPS_POP3SERVERS := libcourier-unicode4 libltdl7 libgdbm6 libidn12 libgnutls30 libpam0g
+# The libraries of Postfix and Exim, also unpacked, not installed
+# (tests/lib/mta.sh: either would replace the system MTA).
+DEPS_MTAS := libdb5.3 libicu72 libsasl2-2 libnsl2 libgnutls-dane0 libgnutls30 libidn12 \
+	libpcre2-8-0 libssl3 util-linux
 DEPS_TEST  := perl python3 python3-aiosmtpd dovecot-core dovecot-pop3d openssl swaks mandoc \
 	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types strace systemd \
-	$(DEPS_POP3SERVERS)
+	$(DEPS_POP3SERVERS) $(DEPS_MTAS)
 DEPS_BENCH := msmtp mpop fetchmail hyperfine
 # What tests/demo.sh runs: an SMTP server (aiosmtpd), Dovecot, openssl for its
 # certificates; not the compilers and checkers of the whole test set.

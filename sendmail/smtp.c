@@ -432,6 +432,9 @@ smtp_connect(struct smtp_conn *s, char **msg)
 	if ((e = smtp_dial(s, n, msg)) != PX_OK)
 		return e;
 	if ((e = smtp_login(s, msg)) != PX_OK) {
+		/* Polite, and not waited for. */
+		if (!s->io.dead && smtp_cmd(s, "QUIT") == 0)
+			(void)netio_flush(&s->io);
 		smtp_drop(s);
 		return e;
 	}
