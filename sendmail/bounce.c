@@ -4,15 +4,21 @@
  * run, background delivery, a hand-over whose caller is gone, the queue
  * lifetime reached).
  *
- * The bounce is an ordinary queue entry: the same account, the null sender
- * (RFC 5321 4.5.5: so that it never bounces itself), the original sender
- * as its one recipient.  So it is as durable as any message, retried like
- * one, and a bounce that cannot be delivered ends in failed/ without
- * another bounce.  Its body is multipart/report (RFC 6522): a part for
- * people, message/delivery-status with one block per refused recipient,
- * and the original header as text/rfc822-headers.
+ * Such a message is kept in failed/ with its report "bounce": the bounce is
+ * due.  The queue run that made it, or the next, composes the report from
+ * the entry and sends it through the same account with the null sender
+ * (RFC 5321 4.5.5: so that it never bounces itself), to the original
+ * sender, and notes in the entry that it was sent.  The failed/ entry is
+ * the bounce's only durable state: a bounce is retried like a message,
+ * sent once (a crash after the server's 250 and before the note can at
+ * worst send it twice, as for any message), and one that cannot be
+ * delivered ends noted, without another bounce.  Its body is
+ * multipart/report (RFC 6522): a part for people, message/delivery-status
+ * with one block per refused recipient, and the original header as
+ * text/rfc822-headers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,80 +218,108 @@ out:
 	return rv;
 }
 
-char *
-bounce_queue(struct qentry *q, const struct smtp_account *a, const char *domain,
-    const struct strlist *rcpts, const struct strlist *replies, const char *why)
+int
+bounce_pending(const char *report)
 {
-	struct qentry b;
+	return report && strncmp(report, "bounce", 6) == 0 && (report[6] == '\0' ||
+	    report[6] == ' ');
+}
+
+int
+bounce_send(struct smtp_conn *c, const struct smtp_account *a, const char *domain,
+    const char *dir, const char *fid, long lifetime)
+{
+	struct qentry f, b;
+	struct attempt at;
+	struct verdict v;
 	FILE *out = NULL;
-	char *err = NULL, *boundary, *id = NULL;
+	char *tmp = NULL, *boundary = NULL, *msg = NULL, *report = NULL, *date;
 	off_t size;
+	time_t now = time(NULL);
+	int fd = -1, r = 0;
 
-	if (*q->env.sender == '\0')
-		return NULL;	/* never for a null sender */
-	if (q_create(q->dir, &b, &out, &err) == -1) {
-		log_error("%s: cannot queue a bounce: %s", q->id, err);
-		free(err);
-		q_abort(&b, out);
-		return NULL;
+	if (q_failed_lock(dir, fid, &f) != 0)
+		return 0;	/* busy, or gone */
+	if (!bounce_pending(f.env.report) || *f.env.sender == '\0') {
+		q_close(&f);
+		return 0;
 	}
-	boundary = strfmt("=_postie.%s", b.id);
-	b.env.account = xstrdup(q->env.account);
+	/*
+	 * The report is composed afresh for each try and sent from a file
+	 * no name points to: the failed/ entry is its only durable state,
+	 * so a crash can at worst send it twice, as any message.
+	 */
+	memset(&b, 0, sizeof b);
+	env_init(&b.env);
+	b.fd = -1;
+	if ((tmp = strfmt("%s/tmp/%s.bounce.tmp%ld", dir, fid, (long)getpid())) == NULL ||
+	    (fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1 ||
+	    unlink(tmp) == -1 || (out = fdopen(dup(fd), "w")) == NULL ||
+	    (boundary = strfmt("=_postie.%s.%lld", fid, (long long)now)) == NULL ||
+	    write_dsn(out, &f, a, domain, boundary, &f.env.rcpts, &f.env.replies, f.env.error,
+	    a ? a->net.host : NULL) == -1 || fflush(out) == EOF || (size = ftello(out)) < 0) {
+		log_error("%s: cannot write its bounce: %s", fid, strerror(errno));
+		if (tmp && fd != -1)
+			unlink(tmp);
+		goto out;
+	}
+	b.dir = strdup(dir);
+	b.id = strdup(fid);
+	b.fd = fd;
+	fd = -1;
+	b.env.account = xstrdup(f.env.account);
 	b.env.sender = strdup("");
-	b.env.uid = q->env.uid;	/* the bounce is the submitter's to see, as the message was */
-	sl_add(&b.env.rcpts, q->env.sender);
-	if (boundary == NULL || b.env.account == NULL || b.env.sender == NULL ||
-	    b.env.rcpts.n != 1 || write_dsn(out, q, a, domain, boundary, rcpts, replies, why,
-	    a ? a->net.host : NULL) == -1 || fflush(out) == EOF ||
-	    (size = ftello(out)) < 0) {
-		log_error("%s: cannot write a bounce: %s", q->id, strerror(errno));
-		free(boundary);
-		q_abort(&b, out);
-		return NULL;
-	}
-	free(boundary);
+	b.env.uid = f.env.uid;
+	b.env.created = now;
 	b.env.size = size;
-	if (q_commit(&b, out, &err) == -1) {
-		log_error("%s: cannot queue a bounce: %s", q->id, err);
-		free(err);
-		q_abort(&b, NULL);
-		return NULL;
+	sl_add(&b.env.rcpts, f.env.sender);
+	if (b.dir == NULL || b.id == NULL || b.env.sender == NULL || b.env.rcpts.n != 1)
+		goto out;
+	memset(&at, 0, sizeof at);
+	at.err = smtp_send(c, &b, &msg);
+	at.in_txn = smtp_in_transaction(c);
+	at.attention = smtp_attention(c);
+	at.nrefused = b.refused.n;
+	at.nleft = b.env.rcpts.n;
+	at.null_sender = 1;	/* a bounce is never bounced */
+	outcome_decide(&at, 0, 1, &v);
+	if (v.done) {
+		date = util_rfc5322_date(now);
+		report = strfmt("bounced %s", date ? date : "");
+		free(date);
+		log_event(LOG_NOTICE, "%s: bounce sent to <%s> through account %s", fid,
+		    f.env.sender, f.env.account);
+		r = 1;
+	} else if (v.fail) {
+		report = strfmt("none (the bounce was refused: %s)", msg ? msg : "?");
+		log_event(LOG_ERR, "%s: the bounce to <%s> was refused: %s", fid, f.env.sender,
+		    msg ? msg : "?");
+		r = -1;
+	} else if (now - (f.env.failed ? f.env.failed : f.env.created) > lifetime) {
+		report = strfmt("none (no bounce could be sent in %ld days: %s)",
+		    lifetime / 86400, msg ? msg : "?");
+		r = -1;
+	} else {
+		report = strfmt("bounce (last try: %s)", msg ? msg : "?");
+		log_info("%s: the bounce waits: %s", fid, msg ? msg : "?");
 	}
-	log_event(LOG_NOTICE, "%s: bounce to <%s> queued as %s", q->id, q->env.sender, b.id);
-	id = strdup(b.id);
-	q_close(&b);
-	return id;
-}
-
-/* Queues the bounce and notes it in failed/FID.env. */
-char *
-bounce_note(struct qentry *q, const char *fid, const struct smtp_account *a,
-    const char *domain, const struct strlist *rcpts, const struct strlist *replies,
-    const char *why)
-{
-	char *bid, *report;
-
-	if ((bid = bounce_queue(q, a, domain, rcpts, replies, why)) == NULL)
-		return NULL;
-	report = strfmt("bounced %s", bid);
-	if (report == NULL || q_failed_report(q->dir, fid, report) == -1)
-		log_error("%s: cannot note the bounce in failed/%s.env: %s", q->id, fid,
+	free(f.env.report);
+	f.env.report = report;
+	report = NULL;
+	if (q_failed_update(&f) == -1)
+		log_error("%s: cannot note the bounce in failed/%s.env: %s", fid, fid,
 		    strerror(errno));
+	smtp_set_last_error(c, msg);
+out:
+	if (out)
+		fclose(out);
+	if (fd != -1)
+		close(fd);
+	free(tmp);
+	free(boundary);
+	free(msg);
 	free(report);
-	return bid;
-}
-
-char *
-bounce_failed(const char *dir, const char *fid, const struct smtp_account *a,
-    const char *domain)
-{
-	struct qentry q;
-	char *bid = NULL;
-
-	if (fid == NULL || *fid == '\0' || q_failed_lock(dir, fid, &q) != 0)
-		return NULL;
-	if (*q.env.sender)
-		bid = bounce_note(&q, fid, a, domain, &q.env.rcpts, &q.env.replies, q.env.error);
-	q_close(&q);
-	return bid;
+	q_close(&b);
+	q_close(&f);
+	return r;
 }

@@ -453,7 +453,7 @@ serve_one(struct postie_cfg *cfg, struct smtp_account *a, struct smtp_conn *c, i
 		log_event(LOG_WARNING, "%s: the sendmail that handed it over is gone", id);
 		/* Nobody heard of the refusal: its sender does. */
 		if (v.fail)
-			free(bounce_failed(cfg->queue_dir, v.failed_id, a, a->domain));
+			(void)q_failed_report(cfg->queue_dir, v.failed_id, v.report_gone);
 	}
 	free(hdr);
 	free(res.msg);

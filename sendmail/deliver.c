@@ -60,7 +60,7 @@ deliver_entry(struct smtp_conn *c, struct smtp_account *a, struct qentry *q, int
 {
 	struct attempt at;
 	struct strlist to, failed, replies;
-	char *fix, *line, *bid, *err = NULL;
+	char *fix, *line, *err = NULL;
 	size_t i;
 
 	sl_init(&to);
@@ -97,14 +97,10 @@ deliver_entry(struct smtp_conn *c, struct smtp_account *a, struct qentry *q, int
 			free(*msg);
 			*msg = line;
 		}
+		/* A bounce is due with report "bounce": the run sends it (bounce.c). */
 		if (q_fail_copy(q, &failed, &replies, *msg, v->report, v->failed_id,
 		    sizeof v->failed_id, &err) == 0) {
 			log_attempt(c, q, &failed, "refused", *msg);
-			if (v->bounce && (bid = bounce_note(q, v->failed_id, a, a->domain,
-			    &failed, &replies, *msg)) != NULL) {
-				snprintf(v->bounce_id, sizeof v->bounce_id, "%s", bid);
-				free(bid);
-			}
 		} else {
 			/* Nowhere to keep it as failed: it stays queued, for all of them. */
 			log_error("%s: %s; the message stays in the queue", q->id, err);
@@ -214,9 +210,8 @@ selected(const struct opts *o, const char *dir, const char *id, const struct env
 
 /* Gives up an entry that outlived queue_lifetime: failed/, and a bounce. */
 static void
-expire(struct qentry *q, struct postie_cfg *cfg, time_t now, struct strlist *bounces)
+expire(struct qentry *q, struct postie_cfg *cfg, time_t now)
 {
-	char *bid, fid[96];
 	struct smtp_account *a;
 	char *msg, *err = NULL;
 	const char *report;
@@ -229,28 +224,22 @@ expire(struct qentry *q, struct postie_cfg *cfg, time_t now, struct strlist *bou
 	report = outcome_report(0, *q->env.sender == '\0', a ? a->bounce : 1);
 	log_event(LOG_ERR, "%s: uid=%ld from=<%s> expired: %s", q->id,
 	    q->env.uid == NO_UID ? -1L : (long)q->env.uid, q->env.sender, msg);
-	if (q_fail_copy(q, NULL, NULL, msg, report, fid, sizeof fid, &err) == -1) {
+	if (q_fail_copy(q, NULL, NULL, msg, report, NULL, 0, &err) == -1) {
 		log_error("%s: %s; it stays in the queue", q->id, err);
 		free(err);
 		free(msg);
 		return;
 	}
 	log_error("%s: %s", q->id, msg);
-	if (strcmp(report, "bounce") == 0 && (bid = bounce_note(q, fid, a,
-	    a ? a->domain : cfg->domain, &q->env.rcpts, NULL, msg)) != NULL) {
-		sl_add(bounces, bid);
-		free(bid);
-	}
 	if (q_remove(q, &err) == -1)
 		log_event(LOG_ERR, "%s: kept in failed/, but %s", q->id, err);
 	free(err);
 	free(msg);
 }
 
-/* What a queue run did, for its summary and its bounces. */
+/* What a queue run did, for its summary. */
 struct runstat {
-	int	 sent, kept, failed, told;
-	struct strlist bounces;	/* bounce entries queued by this run */
+	int	 sent, kept, failed, told, bounced;
 };
 
 /*
@@ -292,7 +281,7 @@ take_entry(struct postie_cfg *cfg, const struct opts *o, const char *id,
 		return 0;
 	}
 	if (now - q->env.created > cfg->queue_lifetime) {
-		expire(q, cfg, now, &st->bounces);
+		expire(q, cfg, now);
 		q_close(q);
 		st->failed++;
 		return 0;
@@ -365,8 +354,6 @@ run_entries(struct postie_cfg *cfg, const struct opts *o, struct conns *cs,
 			st->kept++;
 		if (v.fail)
 			st->failed++;
-		if (v.bounce_id[0])
-			sl_add(&st->bounces, v.bounce_id);
 		if (v.keep && !v.done) {
 			cs->down[k] = smtp_broken(c);
 			/* Someone typing sendmail -q sees what the server needs, once. */
@@ -385,6 +372,55 @@ run_entries(struct postie_cfg *cfg, const struct opts *o, struct conns *cs,
 	}
 }
 
+/*
+ * The bounces due in failed/ (report "bounce"), of only_account if set:
+ * each over its account's connection, the caller's own (root: all).
+ */
+static void
+bounce_pass(struct postie_cfg *cfg, const struct opts *o, struct conns *cs,
+    const char *only_account, struct runstat *st)
+{
+	struct strlist ids;
+	struct envelope e;
+	struct smtp_account *a;
+	char *fdir, *path, *err;
+	size_t i, k;
+	int due;
+
+	sl_init(&ids);
+	if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL || q_list(fdir, &ids) == -1) {
+		free(fdir);
+		return;
+	}
+	for (i = 0; i < ids.n; i++) {
+		/* Looked at unlocked: only what this run will send gets locked. */
+		path = strfmt("%s/%s.env", fdir, ids.v[i]);
+		if (path == NULL || q_read_env(path, &e) == -1) {
+			free(path);
+			continue;
+		}
+		free(path);
+		due = bounce_pending(e.report) && q_visible(q_owner(fdir, ids.v[i], &e)) &&
+		    (only_account == NULL || strcmp(e.account, only_account) == 0);
+		a = due ? conf_smtp_select(cfg, e.account, NULL, &err) : NULL;
+		if (due && a == NULL)
+			free(err);	/* the account is gone: the bounce waits for it */
+		env_free(&e);
+		if (a == NULL)
+			continue;
+		k = conn_for(cs, a, cfg, o->verbose);
+		if (cs->c[k] == NULL || cs->down[k])
+			continue;
+		if (bounce_send(cs->c[k], a, a->domain, cfg->queue_dir, ids.v[i],
+		    cfg->queue_lifetime) == 1)
+			st->bounced++;
+		else
+			cs->down[k] = smtp_broken(cs->c[k]);
+	}
+	sl_free(&ids);
+	free(fdir);
+}
+
 int
 queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account, int only_due,
     struct conns *keep)
@@ -392,7 +428,6 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 	struct strlist ids;
 	struct conns local, *cs = keep ? keep : &local;
 	struct runstat st;
-	struct opts all;
 
 	sl_init(&ids);
 	memset(&local, 0, sizeof local);
@@ -402,19 +437,14 @@ queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account
 		return 0;
 	}
 	run_entries(cfg, o, cs, &ids, only_account, only_due, &st);
-	/* The bounces this run queued go out over the same connections now. */
-	all = *o;
-	all.q_id = all.q_rcpt = all.q_sender = NULL;
-	sl_free(&ids);
-	ids = st.bounces;
-	sl_init(&st.bounces);
-	run_entries(cfg, &all, cs, &ids, NULL, 0, &st);
+	/* The bounces due go out over the same connections now. */
+	bounce_pass(cfg, o, cs, only_account, &st);
 	if (!keep)
 		conns_close(&local);
-	if (st.sent + st.kept + st.failed > 0)
-		log_info("queue run: %d sent, %d kept, %d failed", st.sent, st.kept, st.failed);
+	if (st.sent + st.kept + st.failed + st.bounced > 0)
+		log_info("queue run: %d sent, %d kept, %d failed, %d bounces sent", st.sent,
+		    st.kept, st.failed, st.bounced);
 	sl_free(&ids);
-	sl_free(&st.bounces);
 	q_retry_removals();
 	return st.sent + st.kept + st.failed;
 }
@@ -600,12 +630,12 @@ void
 failed_maintain(struct postie_cfg *cfg)
 {
 	struct strlist ids;
+	struct envelope e;
 	struct qentry q;
-	struct smtp_account *a;
-	char *fdir, *err, *bid;
+	char *fdir, *path;
 	time_t now = time(NULL), when;
 	size_t i;
-	int due;
+	int old;
 
 	sl_init(&ids);
 	if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL || q_list(fdir, &ids) == -1) {
@@ -613,32 +643,23 @@ failed_maintain(struct postie_cfg *cfg)
 		return;
 	}
 	for (i = 0; i < ids.n; i++) {
-		if (q_failed_lock(cfg->queue_dir, ids.v[i], &q) != 0)
-			continue;
-		if (!q_visible(q.env.uid)) {
-			q_close(&q);	/* another user's: theirs (or root's) to look after */
-			continue;
-		}
-		when = q.env.failed ? q.env.failed : q.env.created;
-		if (now - when > cfg->failed_lifetime) {
-			if (q_failed_remove(&q) == 0)
-				log_event(LOG_NOTICE, "%s: removed from failed/ after %ld days "
-				    "(failed_lifetime); from=<%s> reason: %s", q.id,
-				    (long)(now - when) / 86400, q.env.sender,
-				    q.env.error ? q.env.error : "?");
-			q_close(&q);
+		/* Looked at unlocked: another user's entry is not even locked. */
+		path = strfmt("%s/%s.env", fdir, ids.v[i]);
+		if (path == NULL || q_read_env(path, &e) == -1) {
+			free(path);
 			continue;
 		}
-		due = q.env.report && strcmp(q.env.report, "bounce") == 0;
-		/* A bounce decided on and not queued (the process died in between). */
-		a = due ? conf_smtp_select(cfg, q.env.account, NULL, &err) : NULL;
-		if (due)
-			free(err);
+		free(path);
+		when = e.failed ? e.failed : e.created;
+		old = now - when > cfg->failed_lifetime && q_visible(q_owner(fdir, ids.v[i], &e));
+		env_free(&e);
+		if (!old || q_failed_lock(cfg->queue_dir, ids.v[i], &q) != 0)
+			continue;
+		if (q_failed_remove(&q) == 0)
+			log_event(LOG_NOTICE, "%s: removed from failed/ after %ld days "
+			    "(failed_lifetime); from=<%s> reason: %s", q.id,
+			    (long)(now - when) / 86400, q.env.sender, q.env.error ? q.env.error : "?");
 		q_close(&q);
-		if (!due)
-			continue;
-		bid = bounce_failed(cfg->queue_dir, ids.v[i], a, a ? a->domain : cfg->domain);
-		free(bid);
 	}
 	sl_free(&ids);
 	free(fdir);

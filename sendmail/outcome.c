@@ -47,6 +47,7 @@ outcome_decide(const struct attempt *a, int attended, int may_queue, struct verd
 	}
 	v->fail = a->nrefused > 0 || (v->fail_left && a->nleft > 0);
 	v->report = outcome_report(attended, a->null_sender, a->bounces);
+	v->report_gone = outcome_report(0, a->null_sender, a->bounces);
 	/* Nobody waits for the answer: the sender learns it from a bounce. */
 	v->bounce = v->fail && strcmp(v->report, "bounce") == 0;
 }

@@ -516,7 +516,9 @@ q_failed_lock(const char *dir, const char *fid, struct qentry *q)
 int
 q_failed_update(struct qentry *q)
 {
-	return write_env(q->dir, "failed", q->id, &q->env);
+	/* One retry, as q_update: a bounce noted as sent must stay so. */
+	return write_env(q->dir, "failed", q->id, &q->env) == 0 ||
+	    write_env(q->dir, "failed", q->id, &q->env) == 0 ? 0 : -1;
 }
 
 int
@@ -693,13 +695,33 @@ q_retry_removals(void)
 	}
 }
 
-/* A name in failed/ for a copy of id: id, else id-2, id-3, ... */
-static char *
-failed_id(const char *dir, const char *id)
+/* 1 when the lists hold the same addresses, in any order. */
+static int
+same_rcpts(const struct strlist *a, const struct strlist *b)
 {
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (!sl_has(b, a->v[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * A name in failed/ for a copy of id for rcpts: id, else id-2, id-3, ...;
+ * *again = 1 when a copy for the same recipients is there already (the
+ * entry was refused before, and its removal never happened: a crash).
+ */
+static char *
+failed_id(const char *dir, const char *id, const struct strlist *rcpts, int *again)
+{
+	struct envelope e;
 	char *fid, *p;
 	int n;
 
+	*again = 0;
 	for (n = 1; n < 1000; n++) {
 		fid = n == 1 ? strdup(id) : strfmt("%s-%d", id, n);
 		p = fid ? qpath(dir, "failed", fid, "env") : NULL;
@@ -707,6 +729,13 @@ failed_id(const char *dir, const char *id)
 			free(p);
 			p = qpath(dir, "failed", fid, "msg");
 			if (p && absent(p)) {
+				free(p);
+				return fid;
+			}
+		} else if (p && q_read_env(p, &e) == 0) {
+			*again = same_rcpts(&e.rcpts, rcpts);
+			env_free(&e);
+			if (*again) {
 				free(p);
 				return fid;
 			}
@@ -769,7 +798,7 @@ q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist 
 	char *fdir = strfmt("%s/failed", q->dir), *fid = NULL, *msg = NULL, *fmsg = NULL;
 	mode_t mode;
 	size_t i;
-	int r = -1;
+	int r = -1, again;
 
 	env_init(&e);
 	*err = NULL;
@@ -780,9 +809,16 @@ q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist 
 		*err = strfmt("cannot create %s: %s", fdir, strerror(errno));
 		goto out;
 	}
-	if ((fid = failed_id(q->dir, q->id)) == NULL ||
+	if (rcpts == NULL)
+		rcpts = &q->env.rcpts;
+	if ((fid = failed_id(q->dir, q->id, rcpts, &again)) == NULL ||
 	    (fmsg = qpath(q->dir, "failed", fid, "msg")) == NULL)
 		goto nomem;
+	if (again) {
+		/* Kept (and reported) already: one copy, one bounce. */
+		r = 0;
+		goto done;
+	}
 	/* The data is shared with the queue entry when it can be; copied when not. */
 	if (link(msg, fmsg) == -1 && copy_data(q, fmsg) == -1) {
 		*err = strfmt("cannot copy %s to %s: %s", msg, fdir, strerror(errno));
@@ -791,8 +827,6 @@ q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist 
 	e.account = xstrdup(q->env.account);
 	e.sender = xstrdup(q->env.sender);
 	e.uid = q->env.uid;	/* still its submitter's */
-	if (rcpts == NULL)
-		rcpts = &q->env.rcpts;
 	for (i = 0; i < rcpts->n; i++) {
 		sl_add(&e.rcpts, rcpts->v[i]);
 		sl_add(&e.replies, replies && i < replies->n ? replies->v[i] : "");
@@ -811,9 +845,10 @@ q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist 
 	}
 	if (fsync_dir(fdir) == -1)
 		log_info("%s: cannot sync %s: %s", q->id, fdir, strerror(errno));
+	r = 0;
+done:
 	if (fidlen)
 		snprintf(fidbuf, fidlen, "%s", fid);
-	r = 0;
 	goto out;
 nomem:
 	free(*err);
@@ -967,8 +1002,13 @@ report_text(const char *report, char *buf, size_t n)
 		return "the caller was told";
 	if (strcmp(report, "bounce") == 0)
 		return "a bounce to the sender is due";
+	if (strncmp(report, "bounce (", 8) == 0) {
+		snprintf(buf, n, "a bounce to the sender is due, %.*s", (int)strlen(report) - 9,
+		    report + 8);
+		return buf;
+	}
 	if (strncmp(report, "bounced ", 8) == 0) {
-		snprintf(buf, n, "a bounce to the sender is queued as %s", report + 8);
+		snprintf(buf, n, "a bounce was sent to the sender %s", report + 8);
 		return buf;
 	}
 	/* "none (why)" */

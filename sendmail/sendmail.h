@@ -274,7 +274,7 @@ struct verdict {
 	int	 loud;		/* not the message's fault: one line naming problem and fix */
 	enum px_err status;	/* what the caller is told */
 	const char *report;	/* who learns of a failure (outcome_report) */
-	char	 bounce_id[96];	/* deliver_entry: the queue id of the bounce it queued, or "" */
+	const char *report_gone;	/* the same, should the caller turn out to be gone */
 	char	 failed_id[96];	/* deliver_entry: the failed/ id of the copy it kept, or "" */
 };
 /*
@@ -316,34 +316,24 @@ void	 conns_close(struct conns *cs);
  */
 int	 queue_run(struct postie_cfg *cfg, const struct opts *o, const char *only_account,
 	    int only_due, struct conns *cs);
-/*
- * failed/: entries older than failed_lifetime are removed (logged), and a
- * bounce decided on but never queued (a crash in between) is queued.
- */
+/* failed/: entries older than failed_lifetime are removed, logged (the caller's own; root: all). */
 void	 failed_maintain(struct postie_cfg *cfg);
 /* Background delivery: a detached process sends the account's queue. */
 void	 queue_background(struct postie_cfg *cfg, const struct opts *o, const char *account);
 
 /*
- * bounce.c: queues a delivery status notification (RFC 3464) about q's
- * recipients rcpts (with the reply each got, parallel, or NULL: why for
- * all) to q's envelope sender: a new queue entry of the same account with
- * the null sender, From: the account's from (else MAILER-DAEMON@domain).
- * Returns its queue id (malloc'd), or NULL (logged).
+ * bounce.c: the delivery status notification (RFC 3464) of a failed/
+ * entry whose report is pending ("bounce"), composed from it and sent over
+ * c with the null sender to its envelope sender; From: the account's from
+ * (a may be NULL), else MAILER-DAEMON@domain.  The entry's report then
+ * says what became of it: "bounced DATE", "bounce (last try: ...)" to be
+ * tried again by the next run, or "none (...)" once refused, or after
+ * lifetime seconds.  Returns 1 sent, 0 not (yet), -1 given up.
  */
-char	*bounce_queue(struct qentry *q, const struct smtp_account *a, const char *domain,
-	    const struct strlist *rcpts, const struct strlist *replies, const char *why);
-/* bounce_queue, and the bounce's id noted in failed/FID.env (q's copy there). */
-char	*bounce_note(struct qentry *q, const char *fid, const struct smtp_account *a,
-	    const char *domain, const struct strlist *rcpts, const struct strlist *replies,
-	    const char *why);
-/*
- * The bounce for the entry failed/FID of queue DIR (a, the account, may be
- * NULL): queued as above, and the entry's report set to "bounced ID".
- * Returns the bounce's queue id (malloc'd), or NULL.
- */
-char	*bounce_failed(const char *dir, const char *fid, const struct smtp_account *a,
-	    const char *domain);
+int	 bounce_send(struct smtp_conn *c, const struct smtp_account *a, const char *domain,
+	    const char *dir, const char *fid, long lifetime);
+/* 1 when report says a bounce is still to be sent. */
+int	 bounce_pending(const char *report);
 
 /*
  * serverinfo.c: --serverinfo: connects and logs in as a send would, prints

@@ -168,7 +168,7 @@ cmp_file "$T/b.hdr" "$T/orig.hdr" "bounce: the original header, byte for byte, a
 q=$(mailq_of "$T/b.conf")
 is "$(head -n 1 <<<"$q")" "Mail queue is empty" "bounce: nothing left to send"
 like "$q" $'-Failed: kept in [^\n]*failed' "bounce: mailq has a failed section"
-like "$(sed -n '/^-Failed/,$p' <<<"$q")" "550 5\.1\.1.*"$'\n'".*bounce to the sender is queued as" \
+like "$(sed -n '/^-Failed/,$p' <<<"$q")" "550 5\.1\.1.*"$'\n'".*a bounce was sent to the sender" \
 	"bounce: mailq shows the entry as failed, with the reason and the bounce"
 like "$(sed -n '/^-Failed/,$p' <<<"$q")" "bad@example\.net" "bounce: and the refused recipient"
 
@@ -230,6 +230,41 @@ check_gen "--requeue then -q" "$T/ok/0001.msg" "$T/b.exp"
 sm "$T/ok.conf" --requeue no-such-id
 is "$LAST_STATUS" 66 "--requeue of an unknown id: exit 66"
 
+# a hand-over to the kept connection whose caller is gone: the refusal is bounced
+QDIR=$T/qh CONF_TOP='connection_cache = 30' write_conf "$T/h.conf" "$R" 'tls = "none"' \
+	'from = "alice@example.org"'
+"$SENDMAIL" -C "$T/h.conf" -i ok@example.net <"$T/b.in"
+SOCK=$T/qh/tmp/.conn.$(id -u).default
+wait_for "[ -S '$SOCK' ]" 10 && pass "hand-over: a keeper holds the connection" ||
+	fail "hand-over: a keeper holds the connection"
+"$SENDMAIL" -C "$T/h.conf" -odq -i bad@example.net <"$T/b.in"
+qid=$(basename "$(ls "$T"/qh/*.env | head -n 1)" .env)
+n=$(smtp_count "$T/r")
+# a caller that hands the entry over and is gone before the answer (RST)
+"$PY" - "$SOCK" "$T/h.conf" "$qid" <<'PY'
+import os, socket, struct, sys
+h = 14695981039346656037
+for c in open(sys.argv[2], "rb").read():
+    h = ((h ^ c) * 1099511628211) & 0xffffffffffffffff
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+s.sendall(b"POSTIE-CC1 %d:%016x %s\n" % (os.getuid(), h, sys.argv[3].encode()))
+if s.recv(3) == b"GO\n":
+    s.sendall(b"L\n")
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+PY
+wait_for "grep -qs '^report bounce' '$T/qh/failed/$qid.env'" 10 &&
+	pass "hand-over, caller gone: kept in failed/, a bounce due" ||
+	fail "hand-over, caller gone: kept in failed/, a bounce due" "$(cat "$T/qh/failed/$qid.env" 2>&1)"
+sm "$T/h.conf" -q
+smtp_wait "$T/r" $((n + 1))
+f=$T/r/$(printf %04d $((n + 1)))
+env_is "hand-over, caller gone: the bounce" "$f.env" "<>" alice@example.org
+"$PY" "$T/dsn.py" "$f.msg" "$T/h.hdr" >"$T/dsn" 2>&1
+like "$(cat "$T/dsn")" "rcpt rfc822; bad@example\.net\|failed\|5\.1\.1" "hand-over, caller gone: the report names the recipient"
+
 # queue lifetime reached: failed/ and a bounce with Status 4.4.7
 QDIR=$T/ql CONF_TOP='queue_lifetime = 1' write_conf "$T/l-down.conf" "$DEAD" 'tls = "none"' \
 	'from = "alice@example.org"'
@@ -237,10 +272,12 @@ QDIR=$T/ql CONF_TOP='queue_lifetime = 1' write_conf "$T/l.conf" "$R" 'tls = "non
 	'from = "alice@example.org"'
 "$SENDMAIL" -C "$T/l-down.conf" -i ok@example.net <"$T/b.in"
 sleep 2.2
+n=$(smtp_count "$T/r")
 sm "$T/l.conf" -q
-smtp_wait "$T/r" 5
-env_is "lifetime: a bounce to the sender" "$T/r/0005.env" "<>" alice@example.org
-"$PY" "$T/dsn.py" "$T/r/0005.msg" "$T/l.hdr" >"$T/dsn" 2>&1
+smtp_wait "$T/r" $((n + 1))
+f=$T/r/$(printf %04d $((n + 1)))
+env_is "lifetime: a bounce to the sender" "$f.env" "<>" alice@example.org
+"$PY" "$T/dsn.py" "$f.msg" "$T/l.hdr" >"$T/dsn" 2>&1
 like "$(cat "$T/dsn")" "rcpt rfc822; ok@example\.net\|failed\|4\.4\.7\|X-Postie; given up" \
 	"lifetime: Status 4.4.7, the reason given"
 
@@ -299,8 +336,8 @@ if command -v strace >/dev/null; then
 	QDIR=$T/qk write_conf "$T/k.conf" "$DEAD" 'tls = "none"' 'from = "alice@example.org"'
 	msg killed k@example.net >"$T/k.in"
 	# the second rename is the envelope's: killed with ID.env.tmpPID written
-	(strace -f -qq -o "$T/strace.log" -e trace=rename -e inject=rename:signal=KILL:when=2 \
-		"$SENDMAIL" -C "$T/k.conf" -i k@example.net <"$T/k.in") 2>/dev/null
+	{ strace -f -qq -o "$T/strace.log" -e trace=rename -e inject=rename:signal=KILL:when=2 \
+		"$SENDMAIL" -C "$T/k.conf" -i k@example.net <"$T/k.in"; } 2>/dev/null
 	is "$?" 137 "killed before the envelope's rename"
 	ls "$T"/qk/tmp/*.env.tmp* >/dev/null 2>&1 && pass "the kill left ID.env.tmpPID" ||
 		fail "the kill left ID.env.tmpPID"
