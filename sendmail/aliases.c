@@ -111,6 +111,8 @@ aliases_load(const char *file, struct aliases *al, char **err)
 	free(line);
 	sb_free(&entry);
 	fclose(fp);
+	if (r == -1)
+		aliases_free(al);	/* the entries read before the bad one */
 	return r;
 }
 

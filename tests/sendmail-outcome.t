@@ -12,6 +12,14 @@
 msg() { lf "From: Alice <alice@example.org>" "To: $2" "Subject: $1" "" "body of $1" "line two"; }
 exp() { crlf "From: Alice <alice@example.org>" "To: $2" "Subject: $1" "" "body of $1" "line two"; }
 qn() { find "$1" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
+# traced CMD...: CMD (strace here) without LeakSanitizer, which cannot run under ptrace
+traced() {
+	if [ "${POSTIE_SANITIZER:-}" = asan ]; then
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$@"
+	else
+		"$@"
+	fi
+}
 # delivered DIR SUBJECT: how many messages in an smtpd spool have that Subject
 delivered() { grep -l "^Subject: $2"$'\r'"\$" "$1"/[0-9]*.msg 2>/dev/null | wc -l; }
 
@@ -94,7 +102,7 @@ if command -v strace >/dev/null; then
 	QDIR=$T/q6 write_conf "$T/lc.conf" "$S" 'user = "alice"' 'password = "secret"' \
 		'from = "alice@example.org"'
 	msg curl bob@example.net >"$T/curl.in"
-	strace -f -qq -o "$T/strace.log" "${lib[@]}" -e trace=openat -e inject=openat:error=EIO \
+	traced strace -f -qq -o "$T/strace.log" "${lib[@]}" -e trace=openat -e inject=openat:error=EIO \
 		"$SENDMAIL" -C "$T/lc.conf" -i bob@example.net <"$T/curl.in" 2>"$T/err"
 	is "$?" 0 "EIO loading libcurl: exit 0 (queued)"
 	grep -q INJECTED "$T/strace.log" && pass "EIO loading libcurl: the fault fired" ||
@@ -102,7 +110,7 @@ if command -v strace >/dev/null; then
 	like "$(cat "$T/err")" "cannot load libcurl.*Input/output error.*queued as" \
 		"EIO loading libcurl: one line naming it"
 	is "$(qn "$T/q6")" 1 "EIO loading libcurl: the message stays queued"
-	strace -f -qq -o "$T/strace.log" "${lib[@]}" -e trace=openat -e inject=openat:error=EINTR \
+	traced strace -f -qq -o "$T/strace.log" "${lib[@]}" -e trace=openat -e inject=openat:error=EINTR \
 		"$SENDMAIL" -C "$T/lc.conf" -q 2>"$T/err"
 	is "$?" 0 "EINTR loading libcurl in -q: exit 0"
 	is "$(qn "$T/q6") $(qn "$T/q6/failed")" "1 0" "EINTR loading libcurl in -q: retried later, not failed"
@@ -303,7 +311,7 @@ if command -v strace >/dev/null; then
 	n=$(smtp_count "$T/s")
 	msg twice t@example.net >"$T/t.in"
 	# every unlink fails: the envelope is renamed ID.done instead
-	strace -f -qq -o "$T/strace.log" -e trace=unlink -e inject=unlink:error=EIO \
+	traced strace -f -qq -o "$T/strace.log" -e trace=unlink -e inject=unlink:error=EIO \
 		"$SENDMAIL" -C "$T/e.conf" -i t@example.net <"$T/t.in" 2>"$T/err"
 	is "$?" 0 "EIO on unlink after the 250: exit 0"
 	grep -q INJECTED "$T/strace.log" && pass "EIO on unlink: the fault fired" || fail "EIO on unlink: the fault fired"
@@ -319,7 +327,7 @@ if command -v strace >/dev/null; then
 	msg waiting2 w@example.net | "$SENDMAIL" -C "$T/e0.conf" -i w@example.net
 	sed -i 's/^next [0-9]*/next 1/' "$T"/qe/*.env
 	n=$(smtp_count "$T/s")
-	strace -f -qq -o "$T/strace.log" -e trace=unlink,rename -e inject=unlink:error=EIO \
+	traced strace -f -qq -o "$T/strace.log" -e trace=unlink,rename -e inject=unlink:error=EIO \
 		-e inject=rename:error=EIO:when=3+ \
 		"$SENDMAIL" -C "$T/e.conf" -i t@example.net <"$T/t2.in" 2>"$T/err"
 	is "$?" 0 "EIO on unlink and rename: exit 0"
@@ -336,7 +344,7 @@ if command -v strace >/dev/null; then
 	QDIR=$T/qk write_conf "$T/k.conf" "$DEAD" 'tls = "none"' 'from = "alice@example.org"'
 	msg killed k@example.net >"$T/k.in"
 	# the second rename is the envelope's: killed with ID.env.tmpPID written
-	{ strace -f -qq -o "$T/strace.log" -e trace=rename -e inject=rename:signal=KILL:when=2 \
+	{ traced strace -f -qq -o "$T/strace.log" -e trace=rename -e inject=rename:signal=KILL:when=2 \
 		"$SENDMAIL" -C "$T/k.conf" -i k@example.net <"$T/k.in"; } 2>/dev/null
 	is "$?" 137 "killed before the envelope's rename"
 	ls "$T"/qk/tmp/*.env.tmp* >/dev/null 2>&1 && pass "the kill left ID.env.tmpPID" ||
