@@ -365,7 +365,14 @@ o2store_write(struct o2store *s, char **msg)
 	/* Under the lock: a leftover is from a writer that died. */
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd == -1 || fchmod(fd, mode) == -1 || write_all(fd, text, len) == -1 ||
+	/*
+	 * The umask may have taken the group's write bit (0640 for the setgid
+	 * install): give it back, but the file is replaced, never rewritten in
+	 * place, so a failure here costs nothing worth losing a token for.
+	 */
+	if (fd != -1)
+		(void)fchmod(fd, mode);
+	if (fd == -1 || write_all(fd, text, len) == -1 ||
 	    write_all(fd, "\n", 1) == -1 || fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
