@@ -294,8 +294,7 @@ net_setup(CURL *c, enum net_proto proto, const struct net_cfg *n, const char *pa
 		SET(CURLOPT_SSLKEY, n->tls_key_file);
 
 	if (strcmp(n->auth, "none") != 0 && n->user) {
-		oauth = n->oauth2 != NULL || strcmp(n->auth, "xoauth2") == 0 ||
-		    strcmp(n->auth, "oauthbearer") == 0;
+		oauth = strcmp(n->auth, "xoauth2") == 0 || strcmp(n->auth, "oauthbearer") == 0;
 		if (password == NULL && strcmp(n->auth, "external") != 0) {
 			*err = strfmt("user \"%s\" is set but neither password nor "
 			    "password_command", n->user);
@@ -306,11 +305,7 @@ net_setup(CURL *c, enum net_proto proto, const struct net_cfg *n, const char *pa
 			SET(CURLOPT_XOAUTH2_BEARER, password);
 		else if (password)
 			SET(CURLOPT_PASSWORD, password);
-		if (n->oauth2 && strcmp(n->auth, "auto") == 0)
-			opts = "AUTH=XOAUTH2;AUTH=OAUTHBEARER";
-		else
-			opts = login_options(proto, n->auth);
-		if (opts != NULL)
+		if ((opts = login_options(proto, n->auth)) != NULL)
 			SET(CURLOPT_LOGIN_OPTIONS, opts);
 		if (n->tls == TLS_NONE && n->tls_required) {
 			t->refused_peer[0] = '\0';

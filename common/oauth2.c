@@ -152,3 +152,16 @@ out:
 	o2store_free(&s);
 	return e;
 }
+
+char *
+oauth2_refused_hint(const struct net_cfg *n)
+{
+	char *hint, *r;
+
+	if (n->oauth2 == NULL || (hint = o2http_hint(n->oauth2)) == NULL)
+		return NULL;
+	r = strfmt("a new access token was refused too: check user and oauth2_scope, or %s",
+	    hint);
+	free(hint);
+	return r;
+}

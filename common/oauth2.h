@@ -72,4 +72,12 @@ enum px_err oauth2_token(const struct net_cfg *n, const char *refused, char **to
  */
 enum px_err oauth2_authorize(const struct net_cfg *n, int device, char **msg);
 
+/*
+ * What to say when a server refused a login although oauth2_token() had
+ * just given a new token: "a new access token was refused too: check user
+ * and oauth2_scope, or run `sendmail --authorize -a NAME`" (malloc'd, NULL
+ * when out of memory).
+ */
+char	*oauth2_refused_hint(const struct net_cfg *n);
+
 #endif

@@ -185,6 +185,13 @@ sasl_plan(enum net_proto proto, const char *auth, const struct sasl_offer *offer
 		if (offered(proto, offer, order[i]))
 			out[n++] = order[i];
 	}
+	/*
+	 * A token one mechanism refuses the other refuses too: one login
+	 * refused is enough, and the caller's retry (oauth2.h) brings a new
+	 * token instead.
+	 */
+	if (oauth && n > 1)
+		n = 1;
 	if (n == 0) {
 		if (oauth)
 			*err = strfmt("the server offers neither AUTH XOAUTH2 nor OAUTHBEARER for "

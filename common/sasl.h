@@ -18,7 +18,9 @@
  *    (cleartext_ok = 0, the default): no credential is sent at all; the
  *    error says which key allows it (tls_required = false).
  *  - auth = "auto", encrypted: PLAIN, then LOGIN (SMTP and POP3), then
- *    USER/PASS (POP3); with an OAuth token, XOAUTH2, else OAUTHBEARER.
+ *    USER/PASS (POP3); with an OAuth token, XOAUTH2, else OAUTHBEARER,
+ *    only one of them (the other would refuse the same token; a new
+ *    token is the caller's retry, oauth2.h).
  *    Challenge-response mechanisms (CRAM-MD5, APOP) only when the server
  *    offers none of those: over TLS they add nothing, and they are the
  *    ones a server offers and then cannot check (a PAM backend cannot do

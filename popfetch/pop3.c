@@ -771,6 +771,15 @@ pop3_login(struct pop3 *p, char **msg)
 			cr.secret = tok;
 			e = sasl_login(NET_POP3, n->auth, &o, &cr, encrypted, !n->tls_required, &io,
 			    &p->mech, msg);
+			if (e == PX_NOPERM && *msg && (tok = oauth2_refused_hint(n)) != NULL) {
+				char *m = strfmt("%s; %s", *msg, tok);
+
+				free(tok);
+				if (m) {
+					free(*msg);
+					*msg = m;
+				}
+			}
 		}
 	}
 	free(mechs);

@@ -71,6 +71,9 @@ outcome_fix(enum px_err e, const struct smtp_account *a)
 
 	switch (e) {
 	case PX_NOPERM:
+		/* OAuth 2.0: the line says to authorize again (oauth2.h). */
+		if (a->net.oauth2)
+			return strdup("then run sendmail -q");
 		if (a->net.user == NULL)
 			return strfmt("the server wants a login: set user and password of "
 			    "smtp \"%s\" in %s, then run sendmail -q", a->name, file);

@@ -229,12 +229,13 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 
 		if (e != PX_OK) {
 			/*
-			 * No token (revoked grant, endpoint down): as for a
-			 * password_command that fails, the message waits and
-			 * the user is told what to do.
+			 * No token: no grant or a revoked one (PX_NOPERM, the
+			 * message says to run --authorize), the endpoint down
+			 * (PX_TEMPFAIL), a client it refuses (PX_CONFIG).
+			 * outcome.c decides; the message waits in every case.
 			 */
-			s->setup_err = e == PX_SOFTWARE ? e : PX_TEMPFAIL;
-			s->attention = 1;
+			s->setup_err = e;
+			s->attention = e == PX_NOPERM || e == PX_CONFIG;
 			s->setup_msg = err ? err : strdup("no OAuth 2.0 access token");
 			return s;
 		}
@@ -332,8 +333,8 @@ smtp_login(struct smtp_conn *s, char **msg)
 		if (te != PX_OK) {
 			free(*msg);
 			*msg = why;
-			s->attention = 1;
-			return te == PX_SOFTWARE ? te : PX_TEMPFAIL;
+			s->attention = te == PX_NOPERM || te == PX_CONFIG;
+			return te;
 		}
 		util_wipe(&s->password);
 		s->password = tok;
@@ -342,6 +343,15 @@ smtp_login(struct smtp_conn *s, char **msg)
 		*msg = NULL;
 		e = sasl_login(NET_SMTP, auth, &offer, &cr, n->tls != TLS_NONE ||
 		    net_loopback(s->c), !n->tls_required, &io, &tried, msg);
+		if (e == PX_NOPERM && *msg && (why = oauth2_refused_hint(n)) != NULL) {
+			char *m = strfmt("%s; %s", *msg, why);
+
+			free(why);
+			if (m) {
+				free(*msg);
+				*msg = m;
+			}
+		}
 	}
 	s->mech = tried;
 	if (e == PX_OK) {

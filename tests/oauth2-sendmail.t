@@ -123,7 +123,7 @@ sed -n '/^\r$/,$p' "$SMTP_SPOOL/0002.msg" | tail -n +2 >"$T/fresh.got"
 sed -n '/^\r$/,$p' "$T/fresh.exp" | tail -n +2 >"$T/fresh.body"
 cmp_file "$T/fresh.got" "$T/fresh.body" "fresh token: the body arrives byte for byte"
 is "$(o2_events '^[0-9.]+ token ')" "$n0" "fresh token: the token endpoint is not asked"
-like "$(tail -n 1 "$SMTP_SPOOL/auths")" "^(XOAUTH2|OAUTHBEARER) alice$" "auto: logged in with the token"
+is "$(tail -n 1 "$SMTP_SPOOL/auths")" "XOAUTH2 alice" "auto with both offered: XOAUTH2"
 
 # ---- an expired token: one refresh, and the rotated refresh token is kept
 rt0=$(o2_field "$tok" refresh_token)
@@ -173,8 +173,9 @@ o2_admin "set?fail=503"
 send "http 503"
 is "$?" 0 "token endpoint 503: the message is accepted"
 is "$(queued)" 1 "token endpoint 503: queued"
-like "$(cat "$T/send.err")" "token endpoint 127.0.0.1:$AUTH_PORT refused the refresh token: HTTP 503, temporarily_unavailable: the test server is set to fail with 503" \
-	"the line shows the endpoint's error and error_description"
+like "$("$SENDMAIL" -C "$conf" -bp)" "token endpoint 127.0.0.1:$AUTH_PORT refused the refresh token: HTTP 503, temporarily_unavailable: the test server is set to fail with 503" \
+	"mailq shows the endpoint's error and error_description"
+is "$(cat "$T/send.err")" "" "token endpoint 503: temporary, nothing said (as for a server down)"
 o2_admin "set?fail=0"
 
 # ---- a revoked grant: queued, the line says to authorize again
@@ -182,8 +183,8 @@ o2_admin revoke
 send "revoked"
 is "$?" 0 "revoked grant: the message is accepted"
 is "$(queued)" 2 "revoked grant: it stays queued"
-like "$(cat "$T/send.err")" "invalid_grant: .*revoked.*; run \`sendmail --authorize -a work\`" \
-	"revoked grant: one line naming invalid_grant and sendmail --authorize -a work"
+like "$(cat "$T/send.err")" "invalid_grant: .*revoked.*; run \`sendmail --authorize -a work\`; then run sendmail -q" \
+	"revoked grant: one line naming invalid_grant, sendmail --authorize -a work, then sendmail -q"
 is "$(grep -c . "$T/send.err")" 1 "revoked grant: one line"
 like "$("$SENDMAIL" -C "$conf" -bp)" "sendmail --authorize -a work" "mailq shows the reason"
 
@@ -192,7 +193,7 @@ mkfifo "$T/paste"
 "$SENDMAIL" -C "$conf" --authorize -a work <"$T/paste" >"$T/paste.out" 2>&1 &
 apid=$!
 exec 7>"$T/paste"
-wait_for "grep -q '$AUTH_URL/authorize?' '$T/paste.out'" 20
+wait_for "grep -q '$AUTH_URL/authorize?' '$T/paste.out' 2>/dev/null" 20
 url=$(grep -o "$AUTH_URL/authorize?[^ ]*" "$T/paste.out" | head -n 1)
 red=$(curl -s --cacert "$T/certs/ca.pem" -o /dev/null -w '%{redirect_url}' "$url")
 # ps: the waiting process's command line and environment hold no secret
@@ -232,14 +233,28 @@ like "$(cat "$T/send.err")" "oauth2: POST $AUTH_URL/token \(refresh_token\)" "-v
 like "$(cat "$T/send.err")" "oauth2: HTTP 200" "-v shows its HTTP status"
 cp "$T/send.err" "$T/verbose.err"
 
+# ---- a server that refuses the new token too: said once, no loop
+cp "$tok" "$T/tok/bob.json"
+sed -e '/^smtp "work" {/,/^}/!d' -e 's/smtp "work"/smtp "bob"/' -e 's/user = "alice"/user = "bob"/' \
+	-e "s|$tok|$T/tok/bob.json|" "$conf" >>"$conf"
+n1=$(refreshes)
+nf=$(cat "$SMTP_SPOOL/auth-failures" | wc -l)
+send "wrong user" -a bob
+is "$?" 0 "a token for another user: the message is accepted"
+is "$(queued) $(($(refreshes) - n1)) $(($(wc -l <"$SMTP_SPOOL/auth-failures") - nf))" "1 1 2" \
+	"a token for another user: queued after one refresh and two refused logins"
+like "$(cat "$T/send.err")" "a new access token was refused too: check user and oauth2_scope, or run \`sendmail --authorize -a bob\`; then run sendmail -q" \
+	"... the line says what to check"
+rm -f "$T"/queue/*.env "$T"/queue/*.msg
+
 # ---- the token endpoint down: temporary, the message waits
 o2_expire "$tok"
 stop_server "$AUTH_PID"
 send "endpoint down"
 is "$?" 0 "token endpoint down: the message is accepted"
 is "$(queued)" 1 "token endpoint down: queued"
-like "$(cat "$T/send.err")" "cannot reach the token endpoint 127.0.0.1:$AUTH_PORT" \
-	"token endpoint down: the line says so"
+like "$("$SENDMAIL" -C "$conf" -bp)" "cannot reach the token endpoint 127.0.0.1:$AUTH_PORT" \
+	"token endpoint down: mailq says so"
 
 # ---- no secret anywhere
 o2_no_secrets "no token, code or client secret in the logs, -v transcripts, spools or queue" "$T"

@@ -47,7 +47,8 @@ INJECT_STRACE=$T/strace-tok
 
 authorize() {
 	o2_authorize "$T/authorize.out" "$SENDMAIL" -C "$conf" --authorize -a work
-	[ "$O2_STATUS" = 0 ] || bail_out "--authorize failed: $(cat "$T/authorize.out")"
+	[ "$O2_STATUS" = 0 ] ||
+		bail_out "--authorize failed ($O2_STATUS): $(tail -n 2 "$T/authorize.out" | tr '\n' ' ')"
 }
 queued() { ls "$T/queue"/*.env 2>/dev/null | wc -l; }
 delivered() { grep -l -x -F "Subject: $1"$'\r' "$T/smtp"/*.msg 2>/dev/null | wc -l; }
@@ -72,6 +73,7 @@ n=0
 while read -r spec; do
 	[ -n "$spec" ] || continue
 	n=$((n + 1))
+	t0=$SECONDS
 	o2_expire "$tok"
 	rt_before=$(o2_field "$tok" refresh_token)
 	msg "case $n" >"$T/msg.$n"
@@ -111,6 +113,9 @@ while read -r spec; do
 	# losing the rotated token is never silent: said by the run, or the run was killed
 	[ "$needed" = 0 ] || [ "$lost_said" = 1 ] || [ "$killed" = 1 ] ||
 		[ "$(o2_field "$tok" refresh_token)" = "$rt_before" ] || ok=0
+	# a case takes a second or two: say where the time went if not
+	[ $((SECONDS - t0)) -lt 30 ] || note "$spec took $((SECONDS - t0)) s; events:" \
+		"$(tail -n 5 "$AUTH_SPOOL/events")" "processes: $(ps -eo pid,etime,args | grep -c '[s]endmail -C')"
 	if [ "$ok" = 1 ]; then
 		pass "$spec: token file whole, delivered once$([ "$needed" = 1 ] && echo ", grant lost and said so")"
 	else

@@ -40,7 +40,7 @@ o2_authorize() {
 	shift
 	"$@" </dev/null >"$out" 2>&1 &
 	pid=$!
-	if ! wait_for "grep -q '$AUTH_URL/authorize?' '$out'" 20; then
+	if ! wait_for "grep -q '$AUTH_URL/authorize?' '$out' 2>/dev/null" 20; then
 		kill "$pid" 2>/dev/null
 		wait "$pid"
 		O2_STATUS=255
