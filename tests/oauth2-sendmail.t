@@ -12,9 +12,8 @@
 
 start_authserver "$T/auth" --client postie-test --client postie-app:app-secret-42 \
 	--app-user alice || bail_out "authserver did not start"
-intro=(--oauth-introspect "$AUTH_URL/introspect" --oauth-cafile "$T/certs/ca.pem")
-start_smtpd "$T/smtp" --tls "${intro[@]}" || bail_out "smtpd did not start"
-start_smtpd "$T/smtp2" --tls "${intro[@]}" --oauth-mechanisms OAUTHBEARER ||
+o2_smtpd "$T/smtp" || bail_out "smtpd did not start"
+o2_smtpd "$T/smtp2" --oauth-mechanisms OAUTHBEARER ||
 	bail_out "smtpd (OAUTHBEARER only) did not start"
 SMTP2_PORT=$SMTP_PORT
 SMTP_SPOOL=$T/smtp
@@ -31,18 +30,8 @@ log = "$T/postie.log"
 queue_dir = "$T/queue"
 tls_ca_file = "$T/certs/ca.pem"
 connection_cache = 0
-smtp "work" {
-	host = "127.0.0.1"
-	port = $SMTP_PORT
-	tls = "tls"
-	user = "alice"
-	from = "alice@example.org"
-	oauth2_token_url = "$AUTH_URL/token"
-	oauth2_authorize_url = "$AUTH_URL/authorize"
-	oauth2_client_id = "postie-test"
-	oauth2_scope = "mail offline_access"
-	oauth2_token_file = "$T/tok/work.json"
-}
+$(o2_smtp_section work "$SMTP_PORT" "$T/tok/work.json" 'from = "alice@example.org"' \
+	'oauth2_scope = "mail offline_access"')
 smtp "app" {
 	host = "127.0.0.1"
 	port = $SMTP_PORT

@@ -38,8 +38,7 @@ chmod 755 "$T/etc"
 SM=$T/bin/sendmail
 
 start_authserver "$T/auth" --client postie-test || bail_out "authserver did not start"
-start_smtpd "$T/smtp" --tls --oauth-introspect "$AUTH_URL/introspect" \
-	--oauth-cafile "$T/certs/ca.pem" || bail_out "smtpd did not start"
+o2_smtpd "$T/smtp" || bail_out "smtpd did not start"
 chmod 644 "$T/certs/ca.pem"
 tokdir=$T/lib/oauth2
 tok=$tokdir/smtp-default.json
@@ -50,17 +49,7 @@ log = "none"
 queue_dir = "$T/spool"
 tls_ca_file = "$T/certs/ca.pem"
 connection_cache = 0
-smtp "default" {
-	host = "127.0.0.1"
-	port = $SMTP_PORT
-	tls = "tls"
-	user = "alice"
-	oauth2_token_url = "$AUTH_URL/token"
-	oauth2_authorize_url = "$AUTH_URL/authorize"
-	oauth2_client_id = "postie-test"
-	oauth2_scope = "mail"
-	oauth2_token_file = "$tok"
-}
+$(o2_smtp_section default "$SMTP_PORT" "$tok" 'oauth2_scope = "mail"')
 CONF
 chown root:"$GRP" "$T/etc/postie.conf"
 chmod 0640 "$T/etc/postie.conf"

@@ -15,8 +15,7 @@
 
 command -v strace >/dev/null || skip_all "no strace"
 start_authserver "$T/auth" --client postie-test || bail_out "authserver did not start"
-start_smtpd "$T/smtp" --tls --oauth-introspect "$AUTH_URL/introspect" \
-	--oauth-cafile "$T/certs/ca.pem" || bail_out "smtpd did not start"
+o2_smtpd "$T/smtp" || bail_out "smtpd did not start"
 tok=$T/tok/work.json
 conf=$T/postie.conf
 cat >"$conf" <<CONF
@@ -25,17 +24,7 @@ log = "$T/postie.log"
 queue_dir = "$T/queue"
 tls_ca_file = "$T/certs/ca.pem"
 connection_cache = 0
-smtp "work" {
-	host = "127.0.0.1"
-	port = $SMTP_PORT
-	tls = "tls"
-	user = "alice"
-	oauth2_token_url = "$AUTH_URL/token"
-	oauth2_authorize_url = "$AUTH_URL/authorize"
-	oauth2_client_id = "postie-test"
-	oauth2_scope = "mail"
-	oauth2_token_file = "$tok"
-}
+$(o2_smtp_section work "$SMTP_PORT" "$tok" 'oauth2_scope = "mail"')
 CONF
 # strace on the token file, its temp file and its lock only
 cat >"$T/strace-tok" <<EOF

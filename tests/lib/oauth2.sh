@@ -76,3 +76,27 @@ o2_no_secrets() {
 	fi
 	pass "$name ($(wc -l <"$pats") secrets looked for)"
 }
+
+# o2_smtpd DIR [smtpd.py options]: start_smtpd with implicit TLS, XOAUTH2 and
+# OAUTHBEARER checked at the authorization server's introspection endpoint.
+o2_smtpd() {
+	local dir=$1
+	shift
+	start_smtpd "$dir" --tls --oauth-introspect "$AUTH_URL/introspect" \
+		--oauth-cafile "$T/certs/ca.pem" "$@"
+}
+
+# o2_smtp_section NAME PORT TOKEN_FILE [LINE...]: an smtp section that logs in
+# as alice on 127.0.0.1:PORT (implicit TLS) with the grant of the test client
+# postie-test; each LINE ('key = "value"') is added to it.
+o2_smtp_section() {
+	local name=$1 port=$2 tok=$3 l
+	shift 3
+	printf 'smtp "%s" {\n\thost = "127.0.0.1"\n\tport = %s\n\ttls = "tls"\n\tuser = "alice"\n' \
+		"$name" "$port"
+	printf '\toauth2_token_url = "%s/token"\n\toauth2_authorize_url = "%s/authorize"\n' \
+		"$AUTH_URL" "$AUTH_URL"
+	printf '\toauth2_client_id = "postie-test"\n\toauth2_token_file = "%s"\n' "$tok"
+	for l in "$@"; do printf '\t%s\n' "$l"; done
+	echo "}"
+}
