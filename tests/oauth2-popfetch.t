@@ -174,12 +174,31 @@ is "$?" 78 "a wrong client secret: exit 78"
 like "$(cat "$T/fetch.err")" "HTTP 401, invalid_client: client authentication failed" \
 	"... the line shows the endpoint's error and error_description"
 
+# ---- the token endpoint's certificate: checked with the account's tls_ca_file;
+# tls_verify = false turns that off only with a warning
+sed "s|^tls_ca_file = .*|tls_ca_file = \"$T/certs/other-ca.pem\"|" "$conf" >"$T/wrong.conf"
+chmod 600 "$T/wrong.conf"
+o2_expire "$tok"
+"$POPFETCH" -C "$T/wrong.conf" inbox 2>"$T/fetch.err"
+is "$?" 75 "a token endpoint whose certificate does not verify: exit 75"
+like "$(cat "$T/fetch.err")" "the token endpoint 127.0.0.1:$AUTH_PORT: its certificate does not verify: .*\(see tls_ca_file\)" \
+	"... says so, naming tls_ca_file"
+sed -e "s|^tls_ca_file = .*|tls_ca_file = \"$T/certs/other-ca.pem\"|" -e '/^pop3 "inbox"/a\
+	tls_verify = false' "$conf" >"$T/wrong.conf"
+"$POPFETCH" -C "$T/wrong.conf" inbox 2>"$T/fetch.err"
+is "$?" 0 "tls_verify = false: fetched"
+like "$(cat "$T/fetch.err")" "warning: tls_verify = false: the certificate of the token endpoint 127.0.0.1:$AUTH_PORT is not checked" \
+	"tls_verify = false: a warning says the token endpoint is not checked"
+like "$(cat "$T/postie.log")" "not checking the certificate of the token endpoint" "... in the log too"
+
 # ---- the token endpoint down: temporary
 put
+o2_expire "$tok"
 stop_server "$AUTH_PID"
 fetch
 is "$?" 75 "token endpoint down: exit 75"
-like "$(cat "$T/fetch.err")" "cannot reach the token endpoint 127.0.0.1:$AUTH_PORT" "... says so"
+like "$(cat "$T/fetch.err")" "cannot reach the token endpoint 127.0.0.1:$AUTH_PORT" \
+	"token endpoint down: the line says so"
 is "$(pop3_count alice)" 1 "token endpoint down: the mail stays on the server"
 
 o2_no_secrets "no token, code or client secret in the logs, -v transcripts, Dovecot's logs" "$T"
