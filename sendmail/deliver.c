@@ -253,7 +253,7 @@ take_entry(struct postie_cfg *cfg, const struct opts *o, const char *id,
     struct smtp_account **ap)
 {
 	struct envelope peek;
-	char *err, *path;
+	char *err;
 	time_t now;
 	int sel;
 
@@ -263,12 +263,8 @@ take_entry(struct postie_cfg *cfg, const struct opts *o, const char *id,
 	 * hold it from everyone else's queue run.
 	 */
 	now = time(NULL);
-	path = strfmt("%s/%s.env", cfg->queue_dir, id);
-	if (path == NULL || q_read_env(path, &peek) == -1) {
-		free(path);
+	if (q_peek(cfg->queue_dir, id, &peek) == -1)
 		return 0;	/* gone */
-	}
-	free(path);
 	sel = selected(o, cfg->queue_dir, id, &peek, only_account, only_due, now);
 	env_free(&peek);
 	if (!sel)
@@ -372,6 +368,20 @@ run_entries(struct postie_cfg *cfg, const struct opts *o, struct conns *cs,
 	}
 }
 
+/* The ids in failed/ into ids; failed/'s path (malloc'd), or NULL. */
+static char *
+failed_ids(const struct postie_cfg *cfg, struct strlist *ids)
+{
+	char *fdir = strfmt("%s/failed", cfg->queue_dir);
+
+	sl_init(ids);
+	if (fdir && q_list(fdir, ids) == -1) {
+		free(fdir);
+		return NULL;
+	}
+	return fdir;
+}
+
 /*
  * The bounces due in failed/ (report "bounce"), of only_account if set:
  * each over its account's connection, the caller's own (root: all).
@@ -383,23 +393,16 @@ bounce_pass(struct postie_cfg *cfg, const struct opts *o, struct conns *cs,
 	struct strlist ids;
 	struct envelope e;
 	struct smtp_account *a;
-	char *fdir, *path, *err;
+	char *fdir, *err;
 	size_t i, k;
 	int due;
 
-	sl_init(&ids);
-	if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL || q_list(fdir, &ids) == -1) {
-		free(fdir);
+	if ((fdir = failed_ids(cfg, &ids)) == NULL)
 		return;
-	}
 	for (i = 0; i < ids.n; i++) {
 		/* Looked at unlocked: only what this run will send gets locked. */
-		path = strfmt("%s/%s.env", fdir, ids.v[i]);
-		if (path == NULL || q_read_env(path, &e) == -1) {
-			free(path);
+		if (q_peek(fdir, ids.v[i], &e) == -1)
 			continue;
-		}
-		free(path);
 		due = bounce_pending(e.report) && q_visible(q_owner(fdir, ids.v[i], &e)) &&
 		    (only_account == NULL || strcmp(e.account, only_account) == 0);
 		a = due ? conf_smtp_select(cfg, e.account, NULL, &err) : NULL;
@@ -539,13 +542,8 @@ submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r, struct su
 		free(m.errmsg);
 		m.errmsg = err;
 	}
-	res->dot_seen = m.dot_seen;
-	res->too_big = m.too_big;
-	e = message_ended(&m, e);
-	if (e != PX_OK) {
+	if (message_finish(&m, e, res) != PX_OK) {
 		q_abort(&q, out);
-		res->err = e;
-		res->msg = m.errmsg ? m.errmsg : strdup("cannot read the message");
 		return;
 	}
 	if (limits_commit(cfg, &lim, q.env.size, &err) != PX_OK) {
@@ -632,24 +630,17 @@ failed_maintain(struct postie_cfg *cfg)
 	struct strlist ids;
 	struct envelope e;
 	struct qentry q;
-	char *fdir, *path;
+	char *fdir;
 	time_t now = time(NULL), when;
 	size_t i;
 	int old;
 
-	sl_init(&ids);
-	if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL || q_list(fdir, &ids) == -1) {
-		free(fdir);
+	if ((fdir = failed_ids(cfg, &ids)) == NULL)
 		return;
-	}
 	for (i = 0; i < ids.n; i++) {
 		/* Looked at unlocked: another user's entry is not even locked. */
-		path = strfmt("%s/%s.env", fdir, ids.v[i]);
-		if (path == NULL || q_read_env(path, &e) == -1) {
-			free(path);
+		if (q_peek(fdir, ids.v[i], &e) == -1)
 			continue;
-		}
-		free(path);
 		when = e.failed ? e.failed : e.created;
 		old = now - when > cfg->failed_lifetime && q_visible(q_owner(fdir, ids.v[i], &e));
 		env_free(&e);

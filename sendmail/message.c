@@ -702,12 +702,19 @@ out:
 }
 
 enum px_err
-message_ended(struct msgctx *m, enum px_err e)
+message_finish(struct msgctx *m, enum px_err e, struct submit_result *res)
 {
+	res->dot_seen = m->dot_seen;
+	res->too_big = m->too_big;
 	if (e == PX_OK && m->o->need_dot && !m->dot_seen) {
 		free(m->errmsg);
 		m->errmsg = strdup("the input ended inside DATA");
-		return PX_DATA;
+		e = PX_DATA;
+	}
+	if (e != PX_OK) {
+		res->err = e;
+		res->msg = m->errmsg ? m->errmsg : strdup("cannot read the message");
+		m->errmsg = NULL;
 	}
 	return e;
 }

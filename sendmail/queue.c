@@ -270,15 +270,23 @@ uid_t
 q_peek_owner(const char *dir, const char *id)
 {
 	struct envelope e;
-	char *env = qpath(dir, NULL, id, "env");
 	uid_t u = NO_UID;
 
-	if (env && q_read_env(env, &e) == 0) {
+	if (q_peek(dir, id, &e) == 0) {
 		u = q_owner(dir, id, &e);
 		env_free(&e);
 	}
-	free(env);
 	return u;
+}
+
+int
+q_peek(const char *dir, const char *id, struct envelope *e)
+{
+	char *env = qpath(dir, NULL, id, "env");
+	int r = env ? q_read_env(env, e) : -1;
+
+	free(env);
+	return r;
 }
 
 int

@@ -303,14 +303,8 @@ saved_store(const struct opts *o, struct reader *r, struct submit_result *res)
 	/* As it came: only line endings and the lone dot, as any reading does. */
 	m.o = o;
 	e = copy_body(&m, r, NULL, 0, 0, out, &bi);
-	res->dot_seen = m.dot_seen;
-	res->too_big = m.too_big;
-	e = message_ended(&m, e);
-	if (e != PX_OK) {
+	if (message_finish(&m, e, res) != PX_OK) {
 		q_abort(&q, out);
-		res->err = e;
-		res->msg = m.errmsg ? m.errmsg : strdup("cannot read the message");
-		m.errmsg = NULL;
 		goto out;
 	}
 	res->err = PX_IOERR;

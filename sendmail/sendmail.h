@@ -147,6 +147,8 @@ uid_t	 q_owner(const char *dir, const char *id, const struct envelope *e);
  * gone): who may lock an entry is decided before the lock is taken.
  */
 uid_t	 q_peek_owner(const char *dir, const char *id);
+/* The envelope of DIR/ID.env read without a lock (to choose before locking); 0 or -1. */
+int	 q_peek(const char *dir, const char *id, struct envelope *e);
 /* 1 when the caller may see and run an entry of owner: root, or its owner. */
 int	 q_visible(uid_t owner);
 /* DIR/tmp/.KIND.ACCOUNT plus suffix: a per-account lock or socket (malloc'd). */
@@ -201,8 +203,6 @@ char	*message_id(const char *domain);
 struct reader;
 /* Reads one message from r (up to end of input, or a lone "." with dot_ends). */
 enum px_err message_read(struct msgctx *m, struct reader *r, FILE *out);
-/* e, or PX_DATA (m->errmsg set) when -bs input ended before its lone dot. */
-enum px_err message_ended(struct msgctx *m, enum px_err e);
 #define READ_BUF	(256 * 1024)
 
 /* aliases.c: checks the aliases file; returns the number of aliases or -1. */
@@ -383,6 +383,12 @@ struct submit_result {
 	char	*msg;		/* why, when not simply sent; malloc'd */
 	char	 id[64];
 };
+/*
+ * message.c: the end of reading a message into res (dot_seen, too_big);
+ * e, or PX_DATA when -bs input ended before its lone dot; on failure
+ * res->err and res->msg (m->errmsg handed over).
+ */
+enum px_err message_finish(struct msgctx *m, enum px_err e, struct submit_result *res);
 /* deliver.c: spools the message read from r, tries it, flushes the account's queue. */
 void	 submit(struct postie_cfg *cfg, const struct opts *o, struct reader *r,
 	    struct submit_result *res);

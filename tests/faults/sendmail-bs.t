@@ -6,12 +6,7 @@
 # most once; only a kill between the server's 250 and the entry's removal
 # may send one twice, and those cases are named.  See tests/lib/sweep.sh.
 . "$(dirname "$0")/../lib/lib.sh"
-. "$TOP/tests/lib/sendmail.sh"
-. "$TOP/tests/lib/inject.sh"
 . "$TOP/tests/lib/sweep.sh"
-
-command -v strace >/dev/null || bail_out "strace is not installed (make deps)"
-sweep_setup
 
 prep_bs() {
 	crlf "EHLO client" "MAIL FROM:<app@example.org>" "RCPT TO:<one@example.net>" "DATA" \

@@ -7,12 +7,7 @@
 # the server's 250 and the removal (or the note of the bounce) may send one
 # twice, and those cases are named.  See tests/lib/sweep.sh.
 . "$(dirname "$0")/../lib/lib.sh"
-. "$TOP/tests/lib/sendmail.sh"
-. "$TOP/tests/lib/inject.sh"
 . "$TOP/tests/lib/sweep.sh"
-
-command -v strace >/dev/null || bail_out "strace is not installed (make deps)"
-sweep_setup
 
 # Five entries queued while the server is away, kept as a template; each
 # case gets a copy, its Subjects marked with the case (same length: the

@@ -6,12 +6,7 @@
 # only a kill between the server's 250 and the entry's removal may send it
 # twice, and those cases are named.  See tests/lib/sweep.sh.
 . "$(dirname "$0")/../lib/lib.sh"
-. "$TOP/tests/lib/sendmail.sh"
-. "$TOP/tests/lib/inject.sh"
 . "$TOP/tests/lib/sweep.sh"
-
-command -v strace >/dev/null || bail_out "strace is not installed (make deps)"
-sweep_setup
 
 prep_send() {
 	printf 'From: Alice <alice@example.org>\nSubject: send-%s\n\nline one\n.leading dot\n' "$1" >"$T/case.in"

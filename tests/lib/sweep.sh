@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # tests/lib/sweep.sh: the fault sweeps of tests/faults/sendmail-*.t (issue 12).
 #
-# Sourced after lib.sh, sendmail.sh and inject.sh.  One operation (a send,
+# Sourced after lib.sh; it sources sendmail.sh and inject.sh and calls
+# sweep_setup.  One operation (a send,
 # a queue run, a -bs session) is run once per injection point: each of
 # EIO, ENOSPC, EINTR and SIGKILL at the Nth call of write, fsync, rename,
 # openat, unlink, read and close, for every N the operation makes.  After
@@ -15,7 +16,7 @@
 #     and named.
 # and nothing may be left in the queue, its tmp/, failed/ or saved/.
 #
-#   sweep_setup                       the server, the configurations
+#   sweep_setup                       the server, the configurations (done here)
 #   sweep_op NAME PREP RUN CHECK      runs the sweep of one operation:
 #       PREP ID   prepares case ID (its input in $T/case.in, queue, ...)
 #                 and prints the Subjects expected, one per line
@@ -169,3 +170,8 @@ sweep_summary() {
 	fi
 	note "$name: ${SW_TOTAL:-0} cases in $((SECONDS - SW_START)) s"
 }
+
+. "$TOP/tests/lib/sendmail.sh"
+. "$TOP/tests/lib/inject.sh"
+command -v strace >/dev/null || bail_out "strace is not installed (make deps)"
+sweep_setup
