@@ -215,3 +215,42 @@ tls_info_free(struct tls_info *ti)
 	free(ti->pin);
 	memset(ti, 0, sizeof *ti);
 }
+
+char *
+tls_info_text(CURL *c, enum tls_mode tls, int verified)
+{
+	struct tls_info ti;
+	struct sbuf b;
+	char *err = NULL;
+
+	sb_init(&b);
+	if (tls == TLS_NONE) {
+		sb_adds(&b, "TLS:          none (tls = \"none\")\n");
+		return sb_steal(&b);
+	}
+	memset(&ti, 0, sizeof ti);
+	if (tls_info_get(c, &ti, &err) == -1) {
+		sb_printf(&b, "TLS:          %s\n", err ? err : "unknown");
+		free(err);
+		return sb_steal(&b);
+	}
+	sb_printf(&b, "TLS:          %s%s%s (%s)\n", ti.version ? ti.version : "?",
+	    ti.cipher ? ", " : "", ti.cipher ? ti.cipher : "",
+	    tls == TLS_TLS ? "implicit, tls = \"tls\"" : "STARTTLS");
+	sb_printf(&b, "Certificate:  %s%s\n", ti.subject ? ti.subject : "?",
+	    verified ? "" : "  (does NOT verify)");
+	sb_printf(&b, "  issuer:     %s\n", ti.issuer ? ti.issuer : "?");
+	sb_printf(&b, "  valid:      %s to %s\n", ti.not_before ? ti.not_before : "?",
+	    ti.not_after ? ti.not_after : "?");
+	if (ti.pin)
+		sb_printf(&b, "  pin:        tls_fingerprint = \"%s\"\n", ti.pin);
+	tls_info_free(&ti);
+	return sb_steal(&b);
+}
+
+int
+tls_info_cert_failed(CURLcode rc)
+{
+	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+	    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_CACERT_BADFILE;
+}

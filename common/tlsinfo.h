@@ -11,6 +11,7 @@
 #define POSTIE_TLSINFO_H
 
 #include <curl/curl.h>
+#include "config.h"
 
 struct tls_info {
 	char	*version;	/* "TLSv1.3", or NULL when unknown */
@@ -26,5 +27,16 @@ void	 tls_info_enable(CURL *c);
 /* 0, or -1 with *err (malloc'd) when the connection has no TLS or no certificate. */
 int	 tls_info_get(CURL *c, struct tls_info *ti, char **err);
 void	 tls_info_free(struct tls_info *ti);
+
+/*
+ * What both programs' --serverinfo print of the TLS of c, as lines (each
+ * ending in a newline, malloc'd, NULL when out of memory): "TLS:" with the
+ * version, the cipher and the mode, then the certificate's subject (marked
+ * when it did not verify: verified = 0), issuer, validity and the
+ * tls_fingerprint value that pins it; "TLS: none" for tls = "none".
+ */
+char	*tls_info_text(CURL *c, enum tls_mode tls, int verified);
+/* 1 when rc is a certificate that did not verify: worth showing, unverified. */
+int	 tls_info_cert_failed(CURLcode rc);
 
 #endif

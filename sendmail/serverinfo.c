@@ -15,34 +15,14 @@
 #include "smtpconn.h"
 #include "tlsinfo.h"
 
-/* Prints the TLS facts of the connection made by s. */
+/* Prints the TLS facts of the connection made by s (tlsinfo.c's lines). */
 static void
 show_tls(struct smtp_conn *s, const struct net_cfg *n, int verified)
 {
-	struct tls_info ti;
-	char *err = NULL;
+	char *text = tls_info_text(s->c, n->tls, verified);
 
-	if (n->tls == TLS_NONE) {
-		printf("TLS:          none (tls = \"none\")\n");
-		return;
-	}
-	memset(&ti, 0, sizeof ti);
-	if (tls_info_get(s->c, &ti, &err) == -1) {
-		printf("TLS:          %s\n", err ? err : "unknown");
-		free(err);
-		return;
-	}
-	printf("TLS:          %s%s%s (%s)\n", ti.version ? ti.version : "?",
-	    ti.cipher ? ", " : "", ti.cipher ? ti.cipher : "",
-	    n->tls == TLS_TLS ? "implicit, tls = \"tls\"" : "STARTTLS");
-	printf("Certificate:  %s%s\n", ti.subject ? ti.subject : "?",
-	    verified ? "" : "  (does NOT verify)");
-	printf("  issuer:     %s\n", ti.issuer ? ti.issuer : "?");
-	printf("  valid:      %s to %s\n", ti.not_before ? ti.not_before : "?",
-	    ti.not_after ? ti.not_after : "?");
-	if (ti.pin)
-		printf("  pin:        tls_fingerprint = \"%s\"\n", ti.pin);
-	tls_info_free(&ti);
+	fputs(text ? text : "TLS:          (out of memory)\n", stdout);
+	free(text);
 }
 
 static void
@@ -68,14 +48,6 @@ show_caps(const struct smtp_conn *s, const struct net_cfg *n)
 	printf("Sending:      %s, %s\n", s->caps.pipelining ? "pipelined (PIPELINING)" :
 	    "one command per round trip (no PIPELINING)", s->caps.chunking ?
 	    "BDAT (CHUNKING)" : "DATA");
-}
-
-/* A failure that is about the certificate: show it anyway, unverified. */
-static int
-cert_problem(CURLcode rc)
-{
-	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
-	    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_CACERT_BADFILE;
 }
 
 int
@@ -110,7 +82,7 @@ serverinfo_mode(struct postie_cfg *cfg, const struct opts *o)
 	}
 	s->certinfo = 1;
 	if ((e = smtp_dial(s, n, &msg)) != PX_OK) {
-		if (cert_problem(s->curl_rc)) {
+		if (tls_info_cert_failed(s->curl_rc)) {
 			/* What the certificate is, so that it can be checked and pinned. */
 			unverified = *n;
 			unverified.tls_verify = 0;
