@@ -24,22 +24,6 @@ conf() { # FILE [LINE...]: an account at Postfix's STARTTLS port (no kept connec
 	CONF_TOP=${CONF_TOP:-connection_cache = 0} write_conf "$f" "$POSTFIX_PORT" 'tls = "starttls"' 'user = "alice"' \
 		"password = \"$MTA_PW\"" 'from = "alice@example.org"' "$@"
 }
-# got NAME N EXPECTED: the sink's Nth message (NNNN) equals EXPECTED once
-# the fields added on the way (Postfix's Received, our Date and Message-ID)
-# are taken out.
-cat >"$T/noreceived.py" <<'PY'
-import re, sys
-d = open(sys.argv[1], "rb").read()
-end = d.find(b"\r\n\r\n")
-head, body = d[:end + 2], d[end + 2:]
-fields = re.split(rb"\r\n(?![ \t])", head.rstrip(b"\r\n"))
-keep = [f for f in fields if not f.lower().startswith(b"received:")]
-open(sys.argv[2], "wb").write(b"".join(f + b"\r\n" for f in keep) + body)
-PY
-got() {
-	"$PY" "$T/noreceived.py" "$T/sink/$2.msg" "$T/noreceived.msg"
-	check_gen "$1" "$T/noreceived.msg" "$3"
-}
 sink_rcpts() { for f in "$T"/sink/[0-9]*.env; do tail -n +2 "$f"; done | sort; }
 
 # ------------------------------------------- the HELO restriction passes
@@ -59,7 +43,7 @@ sm "$T/c.conf" -i bob@example.net <"$T/in"
 is "$LAST_STATUS" 0 "Postfix: exit 0" || diag "$(cat "$T/last.err")" "$(postfix_log | tail -n 5)"
 smtp_wait "$T/sink" 1 20
 env_is "Postfix" "$T/sink/0001.env" alice@example.org bob@example.net
-got "Postfix" 0001 "$T/expected"
+sink_got "Postfix" 0001 "$T/expected"
 like "$(postfix_log)" "helo=<[^>]*\\.[^>]*>|client=unknown\\[127\\.0\\.0\\.1\\], sasl_method=PLAIN" \
 	"the EHLO name passed reject_non_fqdn_helo_hostname"
 is "$(postfix_log | grep 'Helo command rejected' | grep -v 'helo=<vm>')" "" \
@@ -88,20 +72,11 @@ is "$(($(postfix_log | grep -c ' connect from ') - c0))" 1 "20 recipients: on on
 for f in "$T"/sink/[0-9]*.env; do
 	n=${f##*/}
 	n=${n%.env}
-	[ "$n" -gt "$n0" ] && got "20 recipients, message $n" "$n" "$T/expected"
+	[ "$n" -gt "$n0" ] && sink_got "20 recipients, message $n" "$n" "$T/expected"
 done
 
 # --------------------------------------- PIPELINING and CHUNKING, big message
-"$PY" -c '
-import sys
-sys.stdout.write("Subject: big\n\n")
-for i in range(40000):
-    sys.stdout.write(".%05d %s\n" % (i, "z" * 60))
-' >"$T/big"
-"$PY" -c '
-import sys
-open(sys.argv[2], "wb").write(open(sys.argv[1], "rb").read().replace(b"\n", b"\r\n"))' \
-	"$T/big" "$T/big.crlf"
+big_message "$T/big" 40000
 n0=$(smtp_count "$T/sink")
 sm "$T/c.conf" -i big@example.net <"$T/big"
 is "$LAST_STATUS" 0 "2.5 MB through Postfix: exit 0" || diag "$(cat "$T/last.err")"

@@ -9,6 +9,7 @@
 #
 #   mta_unpack                  fetch and unpack the packages (skip_all if impossible)
 #   start_sink DIR              the aiosmtpd sink: SINK_PORT, SINK_DIR
+#   sink_got NAME NNNN FILE     the sink's message NNNN is FILE, but for Received, Date, Message-ID
 #   start_postfix [OPTIONS]     Postfix with Dovecot SASL (start_dovecot --sasl
 #                               first): POSTFIX_PORT (STARTTLS, as 587),
 #                               POSTFIX_TLS_PORT (implicit TLS, as 465),
@@ -17,6 +18,23 @@
 #                               password $MTA_PW): EXIM_PORT (STARTTLS),
 #                               EXIM_DIR; OPTIONS are main-section lines
 # The servers are stopped at exit (the namespace dies with its first process).
+
+# sink_got NAME NNNN EXPECTED: the sink's message NNNN equals EXPECTED once
+# the fields added on the way (the relay's Received, our Date and
+# Message-ID) are taken out (check_gen).
+cat >"$T/noreceived.py" <<'PY'
+import re, sys
+d = open(sys.argv[1], "rb").read()
+end = d.find(b"\r\n\r\n")
+head, body = d[:end + 2], d[end + 2:]
+fields = re.split(rb"\r\n(?![ \t])", head.rstrip(b"\r\n"))
+keep = [f for f in fields if not f.lower().startswith(b"received:")]
+open(sys.argv[2], "wb").write(b"".join(f + b"\r\n" for f in keep) + body)
+PY
+sink_got() {
+	"$PY" "$T/noreceived.py" "$SINK_DIR/$2.msg" "$T/noreceived.msg"
+	check_gen "$1" "$T/noreceived.msg" "$3"
+}
 
 MTA_DEBS=$TOP/tests/.debs
 MTA_PKGS="postfix exim4-base exim4-config exim4-daemon-light"

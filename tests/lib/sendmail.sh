@@ -2,7 +2,7 @@
 # Helpers shared by the tests/sendmail-*.t scripts; source it after lib.sh:
 #   . "$(dirname "$0")/lib/sendmail.sh"
 # It makes the certificates and defines write_conf, check_gen, env_is, sm,
-# mailq_of, crlf and lf.
+# mailq_of, crlf, lf and big_message.
 
 make_certs "$T/certs" || bail_out "make_certs failed"
 
@@ -107,3 +107,16 @@ mailq_of() { "$SENDMAIL" -C "$1" -bp 2>&1; }
 
 crlf() { printf '%s\r\n' "$@"; }
 lf() { printf '%s\n' "$@"; }
+
+# big_message FILE LINES: a message whose LINES body lines (68 bytes each)
+# all start with a dot, so that all need dot-stuffing: FILE with LF, and
+# FILE.crlf as the server must receive it.
+big_message() {
+	"$PY" - "$1" "$2" <<'EOF'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+data = "Subject: big\n\n" + "".join(".%05d %s\n" % (i, "x" * 60) for i in range(n))
+open(path, "w").write(data)
+open(path + ".crlf", "wb").write(data.replace("\n", "\r\n").encode())
+EOF
+}
