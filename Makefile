@@ -71,7 +71,7 @@ DEPS_MTAS := libdb5.3 libicu72 libsasl2-2 libnsl2 libgnutls-dane0 libgnutls30 li
 DEPS_TEST  := perl python3 python3-aiosmtpd dovecot-core dovecot-pop3d openssl swaks mandoc \
 	curl valgrind clang libclang-rt-14-dev time libnet-ssleay-perl media-types strace systemd \
 	$(DEPS_POP3SERVERS) $(DEPS_MTAS)
-DEPS_BENCH := msmtp mpop fetchmail hyperfine
+DEPS_BENCH := msmtp mpop fetchmail hyperfine tcpdump iptables libnetfilter-queue-dev
 # What tests/demo.sh runs: an SMTP server (aiosmtpd), Dovecot, openssl for its
 # certificates; not the compilers and checkers of the whole test set.
 DEPS_DEMO  := python3-aiosmtpd dovecot-core dovecot-pop3d openssl
@@ -105,6 +105,7 @@ demo: deps-demo
 bench: deps-bench
 	$(MAKE) all
 	tests/bench/run.sh
+	tests/bench/latency.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

@@ -6,7 +6,8 @@
       stdout and stderr appended to --log or /dev/null), each waited for with
       wait4.  Prints one line: "N WALL USER SYS MAXRSS_KB ORPHANS" (totals in
       seconds for all N runs; the largest peak RSS of any run, its waited-for
-      children included, as /usr/bin/time -f %M reports it).  Exits 1 (with
+      children included, measured by /usr/bin/time -f %M around each run:
+      a process spawned from Python would count Python's memory as its own).  Exits 1 (with
       the run number, the exit status and the tail of the log on stderr) as
       soon as a run does not exit 0.
       This process is a child subreaper (PR_SET_CHILD_SUBREAPER): what a run
@@ -37,6 +38,18 @@
   bench.py report RESULTS ROWS META MD
       The table: medians per row and side, ratios, targets; prints it as text
       and writes it as Markdown to MD.  See run.sh for the file formats.
+
+  bench.py latency-md MD FRAGMENT
+      Put FRAGMENT (latency.sh's Markdown) at the end of MD, in place of the
+      latency section a former run left there; report keeps it too.
+
+  bench.py turns PCAP PORT
+      The round trips a client waited for, counted from a capture (tcpdump -w)
+      of the TCP connections to PORT: each connection's SYN is one, and so is
+      each flight of the client's data that follows data from the server (the
+      client sent it once the server's answer had come).  The last answer,
+      to QUIT, is not waited for unless the client sends something after it.
+      Prints "TURNS CONNECTIONS CLIENT_FLIGHTS".  latency.sh's counter.
 """
 
 import json
@@ -152,19 +165,32 @@ def cmd_run(args):
     user = sys_ = 0.0
     maxrss = 0
     subreaper()
+    # Peak RSS through /usr/bin/time: a process spawned from this one has
+    # this Python's memory as its own until it execs, and ru_maxrss keeps
+    # that (about 11 MB) whatever the program uses.  time forks from a
+    # small process, so the peak of its child is the program's own.
+    import tempfile
+    fd, rssfile = tempfile.mkstemp(prefix="bench-rss.")
+    os.close(fd)
+    timed = ["/usr/bin/time", "-f", "%M", "-o", rssfile, "--"] + argv
     t0 = time.perf_counter()
     for i in range(n):
-        pid = spawn(argv, stdin, log)
+        pid = spawn(timed, stdin, log)
         _, st, ru = os.wait4(pid, 0)
         user += ru.ru_utime
         sys_ += ru.ru_stime
-        maxrss = max(maxrss, ru.ru_maxrss)
+        try:
+            with open(rssfile) as f:
+                maxrss = max(maxrss, int(f.read().split()[-1]))
+        except (OSError, ValueError, IndexError):
+            maxrss = max(maxrss, ru.ru_maxrss)
         if st != 0:
             sys.stderr.write("bench.py: run %d of %d: %s: %s\n" % (i + 1, n, " ".join(argv), status_text(st)))
             if log != "/dev/null":
                 sys.stderr.write("  log %s:\n%s\n" % (log, tail(log)))
             sys.exit(1)
     wall = time.perf_counter() - t0
+    os.unlink(rssfile)
     ou, os_, orss, count = reap(orphans)
     print("%d %.6f %.6f %.6f %d %d" % (n, wall, user + ou, sys_ + os_, max(maxrss, orss), count))
 
@@ -303,6 +329,25 @@ def fmt(v):
     return "%.3f" % v
 
 
+LATENCY_BEGIN = "<!-- latency: written by tests/bench/latency.sh -->"
+
+
+def cmd_latency_md(args):
+    """bench.py latency-md MD FRAGMENT: puts FRAGMENT (latency.sh's section)
+    at the end of MD in place of the last one."""
+    md_file, frag = args
+    try:
+        old = open(md_file).read()
+    except OSError:
+        old = ""
+    i = old.find(LATENCY_BEGIN)
+    if i >= 0:
+        old = old[:i]
+    new = open(frag).read()
+    with open(md_file, "w") as f:
+        f.write(old.rstrip("\n") + ("\n\n" if old.strip() else "") + LATENCY_BEGIN + "\n\n" + new)
+
+
 def cmd_report(args):
     results, rows_file, meta_file, md_file = args
     vals = {}
@@ -421,6 +466,15 @@ def cmd_report(args):
         md.append("")
         for nline in meta["notes"]:
             md.append("- %s" % nline)
+    # latency.sh's section stays (it is written by its own run).
+    try:
+        old = open(md_file).read()
+        i = old.find(LATENCY_BEGIN)
+        if i >= 0:
+            md.append("")
+            md.append(old[i:].rstrip("\n"))
+    except OSError:
+        pass
     with open(md_file, "w") as f:
         f.write("\n".join(md) + "\n")
 
@@ -437,12 +491,83 @@ def cmd_report(args):
             print("      " + c)
 
 
+def pcap_packets(path):
+    """(src_port, dst_port, flags, payload_len, conn) of each IPv4/IPv6 TCP
+    packet of a classic pcap file (tcpdump -w; Ethernet or Linux cooked)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return
+    magic = struct.unpack("<I", data[:4])[0]
+    endian = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    off = 24
+    while off + 16 <= len(data):
+        _, _, caplen, _ = struct.unpack(endian + "IIII", data[off:off + 16])
+        pkt = data[off + 16:off + 16 + caplen]
+        off += 16 + caplen
+        if linktype == 1:	# Ethernet (Linux lo)
+            l2, ethertype = 14, struct.unpack("!H", pkt[12:14])[0] if len(pkt) >= 14 else 0
+        elif linktype == 113:	# Linux cooked
+            l2, ethertype = 16, struct.unpack("!H", pkt[14:16])[0] if len(pkt) >= 16 else 0
+        elif linktype == 0:	# BSD loopback
+            l2, ethertype = 4, 0x0800 if pkt[:1] == b"\x02" else 0x86dd
+        else:
+            die("turns: link type %d is not handled" % linktype)
+        ip = pkt[l2:]
+        if ethertype == 0x0800 and len(ip) >= 20 and ip[9] == 6:
+            ihl = (ip[0] & 15) * 4
+            total = struct.unpack("!H", ip[2:4])[0]
+            src, dst, tcp = ip[12:16], ip[16:20], ip[ihl:total]
+        elif ethertype == 0x86dd and len(ip) >= 40 and ip[6] == 6:
+            total = 40 + struct.unpack("!H", ip[4:6])[0]
+            src, dst, tcp = ip[8:24], ip[24:40], ip[40:total]
+        else:
+            continue
+        if len(tcp) < 20:
+            continue
+        sport, dport = struct.unpack("!HH", tcp[:4])
+        doff = (tcp[12] >> 4) * 4
+        yield sport, dport, tcp[13], len(tcp) - doff, (src, sport, dst, dport)
+
+
+def cmd_turns(args):
+    if len(args) != 2:
+        die("usage: bench.py turns PCAP PORT")
+    port = int(args[1])
+    last = {}	# connection (client side first) -> "c" or "s": who sent data last
+    turns = conns = flights = 0
+    for sport, dport, flags, paylen, (src, sp, dst, dp) in pcap_packets(args[0]):
+        if dport == port:
+            key, side = (src, sp, dst, dp), "c"
+        elif sport == port:
+            key, side = (dst, dp, src, sp), "s"
+        else:
+            continue
+        if side == "c" and flags & 0x02 and not flags & 0x10:	# SYN: connecting is a turn
+            turns += 1
+            conns += 1
+            last[key] = None
+            continue
+        if paylen == 0:
+            continue	# ACKs, FIN, RST: nothing anyone waits for
+        if side == "c" and last.get(key) == "s":
+            turns += 1	# the client sent this once the server's answer came
+            flights += 1
+        elif side == "c" and last.get(key) is None:
+            flights += 1
+        last[key] = side
+    print(turns, conns, flights)
+
+
 def main():
     if len(sys.argv) < 2:
-        die("usage: bench.py run|interleave|msg|fill|mboxcount|report ...")
+        die("usage: bench.py run|interleave|msg|fill|mboxcount|report|turns ...")
     cmd, args = sys.argv[1], sys.argv[2:]
     {"run": cmd_run, "interleave": cmd_interleave, "msg": cmd_msg, "fill": cmd_fill,
-     "mboxcount": cmd_mboxcount, "report": cmd_report}.get(
+     "mboxcount": cmd_mboxcount, "report": cmd_report, "turns": cmd_turns,
+     "latency-md": cmd_latency_md}.get(
         cmd, lambda a: die("unknown command " + cmd))(args)
 
 
