@@ -664,7 +664,14 @@ again:
 	s->in_txn = 1;
 	for (;;) {
 		r = transact(s, q, &ti, &tx, ro, &nx, &nreplies, &te);
-		if (r != 0 || te.set || nx.n == 0)
+		if (r != 0 || nx.n == 0)
+			break;
+		/*
+		 * The rest's envelope went out with the dot of a transaction
+		 * that failed: it is a transaction of its own all the same, and
+		 * its replies are owed.  Not sent yet: it stays for later.
+		 */
+		if (te.set && !nx.sent)
 			break;
 		/* The recipients answered 452 go now, in a transaction of their own. */
 		t = tx;
