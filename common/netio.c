@@ -109,6 +109,7 @@ wait_for(struct netio *io, short events)
 {
 	struct pollfd pfd;
 	int r, left = io->timeout * 1000;
+	const char *why;
 	char msg[64];
 
 	for (;;) {
@@ -120,6 +121,8 @@ wait_for(struct netio *io, short events)
 			return 0;
 		if (r == -1 && errno != EINTR)
 			return fail(io, strerror(errno));
+		if (io->stop && (why = io->stop(io->stop_arg)) != NULL)
+			return fail(io, why);
 		if (r == 0 && (left -= 1000) <= 0) {
 			snprintf(msg, sizeof msg, "the server does not answer (timeout after %d s)",
 			    io->timeout);
@@ -154,28 +157,51 @@ netio_flush(struct netio *io)
 	return 0;
 }
 
+void
+netio_wipe(struct netio *io)
+{
+	if (io->out.s)
+		explicit_bzero(io->out.s, io->out.cap);
+	sb_reset(&io->out);
+}
+
+/* Waits until input is buffered; 0, or -1 (failed, timed out, or the end). */
+static int
+await_input(struct netio *io)
+{
+	int r;
+
+	while (io->ipos == io->ilen) {
+		if (io->eof)
+			return fail(io, NULL);
+		if (io->dead)
+			return -1;
+		if ((r = absorb(io)) == -1)
+			return -1;
+		if (r == 0 && wait_for(io, POLLIN) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 int
 netio_getline(struct netio *io, size_t max, const char **line, size_t *len)
 {
-	char *nl;
-	size_t k;
-	int r;
-
 	if (io->out.len && netio_flush(io) == -1 && io->ipos == io->ilen)
 		return -1;
+	return netio_readline(io, max, line, len);
+}
+
+int
+netio_readline(struct netio *io, size_t max, const char **line, size_t *len)
+{
+	char *nl;
+	size_t k;
+
 	sb_reset(&io->line);
 	for (;;) {
-		if (io->ipos == io->ilen) {
-			if (io->eof)
-				return fail(io, NULL);
-			if (io->dead)
-				return -1;
-			if ((r = absorb(io)) == -1)
-				return -1;
-			if (r == 0 && wait_for(io, POLLIN) == -1)
-				return -1;
-			continue;
-		}
+		if (await_input(io) == -1)
+			return -1;
 		nl = memchr(io->in + io->ipos, '\n', io->ilen - io->ipos);
 		k = nl ? (size_t)(nl - (io->in + io->ipos)) : io->ilen - io->ipos;
 		if (io->line.len + k > max)
@@ -192,6 +218,22 @@ netio_getline(struct netio *io, size_t max, const char **line, size_t *len)
 			return 0;
 		}
 	}
+}
+
+int
+netio_peek(struct netio *io, const char **p, size_t *n)
+{
+	if (await_input(io) == -1)
+		return -1;
+	*p = io->in + io->ipos;
+	*n = io->ilen - io->ipos;
+	return 0;
+}
+
+void
+netio_skip(struct netio *io, size_t n)
+{
+	io->ipos += n <= io->ilen - io->ipos ? n : io->ilen - io->ipos;
 }
 
 int

@@ -32,8 +32,6 @@
  * (each DELE's is checked) and then QUIT's +OK; only then do the messages
  * whose DELE was answered +OK count as deleted.
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,140 +44,56 @@
 #include "sasl.h"
 #include "tlsinfo.h"
 
-#define IBUF		65536
 #define STATUS_MAX	8192	/* a status line longer than this is nonsense */
 #define LISTING_LINE_MAX 1024	/* so is a LIST or UIDL line */
 #define WINDOW_BYTES	(4 * 1024 * 1024)	/* RETR bytes in flight (by LIST size) */
 
-/* ---- I/O on libcurl's connection ---- */
+/* ---- I/O on libcurl's connection (common/netio.c) ---- */
 
 static enum px_err
 io_fail(struct pop3 *p, char **msg, const char *what)
 {
 	p->dead = 1;
+	p->io.dead = 1;
 	if (msg && *msg == NULL)
 		*msg = strfmt("%s: %s", p->net->host, what);
 	return PX_TEMPFAIL;
 }
 
-/* Waits until the socket is ready; 0, or -1 on timeout or a second signal. */
+/* After a netio call failed: the connection is gone, and *msg says why. */
 static int
-wait_sock(struct pop3 *p, short events, char **msg)
+io_lost(struct pop3 *p, char **msg)
 {
-	struct pollfd pfd;
-	int r, left = p->net->timeout * 1000;
-
-	for (;;) {
-		pfd.fd = p->sock;
-		pfd.events = events;
-		pfd.revents = 0;
-		r = poll(&pfd, 1, left > 1000 ? 1000 : left);
-		if (r > 0)
-			return 0;
-		if (r == -1 && errno != EINTR) {
-			io_fail(p, msg, strerror(errno));
-			return -1;
-		}
-		if (p->abortable && pf_stop >= 2) {
-			io_fail(p, msg, "stopped by a signal");
-			return -1;
-		}
-		if (r == 0 && (left -= 1000) <= 0) {
-			io_fail(p, msg, "the server does not answer (timeout)");
-			return -1;
-		}
-	}
+	io_fail(p, msg, p->io.why[0] ? p->io.why : "the connection is gone");
+	return -1;
 }
 
-/* Refills the input buffer; 0, or -1 (connection gone, timeout). */
-static int
-fill(struct pop3 *p, char **msg)
+/* netio's stop hook: a second SIGTERM or SIGINT cuts a message being read. */
+static const char *
+stopped(void *arg)
 {
-	CURLcode rc;
-	size_t n;
+	const struct pop3 *p = arg;
 
-	if (p->dead) {
-		io_fail(p, msg, "the connection is gone");
-		return -1;
-	}
-	for (;;) {
-		rc = curl_easy_recv(p->c, p->ibuf, IBUF, &n);
-		if (rc == CURLE_OK && n > 0) {
-			p->ipos = 0;
-			p->ilen = n;
-			return 0;
-		}
-		if (rc == CURLE_OK) {
-			io_fail(p, msg, "the server closed the connection");
-			return -1;
-		}
-		if (rc != CURLE_AGAIN) {
-			io_fail(p, msg, curl_easy_strerror(rc));
-			return -1;
-		}
-		if (wait_sock(p, POLLIN, msg) == -1)
-			return -1;
-	}
+	return p->abortable && pf_stop >= 2 ? "stopped by a signal" : NULL;
 }
 
 /* Sends the queued commands. */
 static int
 flush_out(struct pop3 *p, char **msg)
 {
-	CURLcode rc;
-	size_t off = 0, n;
-
-	while (off < p->out.len) {
-		if (p->dead) {
-			io_fail(p, msg, "the connection is gone");
-			return -1;
-		}
-		rc = curl_easy_send(p->c, p->out.s + off, p->out.len - off, &n);
-		if (rc == CURLE_OK) {
-			off += n;
-			continue;
-		}
-		if (rc != CURLE_AGAIN) {
-			io_fail(p, msg, curl_easy_strerror(rc));
-			return -1;
-		}
-		if (wait_sock(p, POLLOUT, msg) == -1)
-			return -1;
-	}
-	sb_reset(&p->out);
+	if (netio_flush(&p->io) == -1)
+		return io_lost(p, msg);
 	p->nunsent = 0;
 	return 0;
 }
 
-/* Reads one line (CRLF or LF removed) into p->line; 0 or -1. */
+/* Reads one line (CRLF or LF removed), without sending what is queued; 0 or -1. */
 static int
-read_line(struct pop3 *p, size_t max, char **msg)
+read_line(struct pop3 *p, size_t max, const char **line, size_t *len, char **msg)
 {
-	char *nl;
-	size_t k;
-
-	sb_reset(&p->line);
-	for (;;) {
-		if (p->ipos == p->ilen && fill(p, msg) == -1)
-			return -1;
-		nl = memchr(p->ibuf + p->ipos, '\n', p->ilen - p->ipos);
-		k = nl ? (size_t)(nl - (p->ibuf + p->ipos)) : p->ilen - p->ipos;
-		if (p->line.len + k > max) {
-			io_fail(p, msg, "the server sent a line that is far too long");
-			return -1;
-		}
-		if (sb_addn(&p->line, p->ibuf + p->ipos, k) == -1) {
-			io_fail(p, msg, "out of memory");
-			return -1;
-		}
-		p->ipos += k;
-		if (nl) {
-			p->ipos++;
-			if (p->line.len && p->line.s[p->line.len - 1] == '\r')
-				p->line.s[--p->line.len] = '\0';
-			return 0;
-		}
-	}
+	if (netio_readline(&p->io, max, line, len) == -1)
+		return io_lost(p, msg);
+	return 0;
 }
 
 /*
@@ -190,32 +104,30 @@ read_line(struct pop3 *p, size_t max, char **msg)
 static int
 read_body(struct pop3 *p, pop3_sink sink, void *arg, char **msg)
 {
-	const char *s, *e, *nl;
-	size_t run;
+	const char *s, *nl;
+	size_t n, run;
 
 	p->bstate = 0;
 	for (;;) {
-		if (p->ipos == p->ilen && fill(p, msg) == -1)
-			return -1;
-		s = p->ibuf + p->ipos;
-		e = p->ibuf + p->ilen;
+		if (netio_peek(&p->io, &s, &n) == -1)
+			return io_lost(p, msg);
 		if (p->bstate == 0) {	/* start of a line */
 			if (*s != '.') {
 				p->bstate = 1;
 				continue;
 			}
-			p->ipos++;
+			netio_skip(&p->io, 1);
 			p->bstate = 2;
 			continue;
 		}
 		if (p->bstate == 2) {	/* after a leading dot */
 			if (*s == '\r') {
-				p->ipos++;
+				netio_skip(&p->io, 1);
 				p->bstate = 3;
 				continue;
 			}
 			if (*s == '\n') {	/* ".\n": accepted as the end */
-				p->ipos++;
+				netio_skip(&p->io, 1);
 				p->bstate = 0;
 				return 0;
 			}
@@ -227,7 +139,7 @@ read_body(struct pop3 *p, pop3_sink sink, void *arg, char **msg)
 		}
 		if (p->bstate == 3) {	/* ".\r" */
 			if (*s == '\n') {
-				p->ipos++;
+				netio_skip(&p->io, 1);
 				p->bstate = 0;
 				return 0;
 			}
@@ -237,16 +149,18 @@ read_body(struct pop3 *p, pop3_sink sink, void *arg, char **msg)
 			continue;
 		}
 		/* Inside a line: pass everything up to and with the LF. */
-		nl = memchr(s, '\n', (size_t)(e - s));
-		run = nl ? (size_t)(nl - s) + 1 : (size_t)(e - s);
+		nl = memchr(s, '\n', n);
+		run = nl ? (size_t)(nl - s) + 1 : n;
 		if (sink && sink(arg, s, run) != run)
 			goto refused;
-		p->ipos += run;
+		netio_skip(&p->io, run);
 		if (nl)
 			p->bstate = 0;
 	}
 refused:
-	p->dead = 1;	/* the rest of the body is never read */
+	/* The rest of the body is never read: no command may follow. */
+	p->dead = 1;
+	p->io.dead = 1;
 	return -2;
 }
 
@@ -302,14 +216,15 @@ queue_line(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long siz
     const char *line, int secret)
 {
 	struct pop3_pending *q;
-	size_t start = p->out.len, len = strlen(line) + 2;
+	size_t start = p->io.out.len, len = strlen(line) + 2;
 
 	if (p->qlen == p->qcap && grow_queue(p) == -1)
 		return -1;
 	if (p->t.verbose)
 		show_cmd(line, secret);
-	if (sb_adds(&p->out, line) == -1 || sb_adds(&p->out, "\r\n") == -1) {
-		p->out.len = start;
+	/* Not netio_add(): out of memory here fails the command, not the connection. */
+	if (sb_adds(&p->io.out, line) == -1 || sb_adds(&p->io.out, "\r\n") == -1) {
+		p->io.out.len = start;
 		return -1;
 	}
 	q = &p->q[(p->qhead + p->qlen) % p->qcap];
@@ -348,6 +263,9 @@ queue_cmd(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long size
 static int
 read_status(struct pop3 *p, struct pop3_pending *done, char **msg)
 {
+	const char *l;
+	size_t n;
+
 	if (p->qlen == 0) {
 		io_fail(p, msg, "internal error: no reply expected");
 		return -1;
@@ -355,7 +273,7 @@ read_status(struct pop3 *p, struct pop3_pending *done, char **msg)
 	/* The oldest command is still in our buffer: send what waits. */
 	if (p->nunsent == p->qlen && flush_out(p, msg) == -1)
 		return -1;
-	if (read_line(p, STATUS_MAX, msg) == -1)
+	if (read_line(p, STATUS_MAX, &l, &n, msg) == -1)
 		return -1;
 	*done = p->q[p->qhead];
 	p->qhead = (p->qhead + 1) % p->qcap;
@@ -365,12 +283,12 @@ read_status(struct pop3 *p, struct pop3_pending *done, char **msg)
 	p->qbytes -= done->size;
 	p->qcmd -= done->len;
 	if (p->t.verbose)
-		log_error("< %.*s", (int)(p->line.len > 500 ? 500 : p->line.len), p->line.s);
+		log_error("< %.*s", (int)(n > 500 ? 500 : n), l);
 	sb_reset(&p->reply);
-	sb_addn(&p->reply, p->line.s, p->line.len > 300 ? 300 : p->line.len);
-	if (strncmp(p->line.s, "+OK", 3) == 0)
+	sb_addn(&p->reply, l, n > 300 ? 300 : n);
+	if (strncmp(l, "+OK", 3) == 0)
 		return 1;
-	if (strncmp(p->line.s, "-ERR", 4) == 0)
+	if (strncmp(l, "-ERR", 4) == 0)
 		return 0;
 	io_fail(p, msg, "the server's reply is not POP3");
 	return -1;
@@ -598,14 +516,14 @@ sasl_send(void *arg, const char *line, int secret)
 		return -1;
 	if (p->t.verbose)
 		show_cmd(line, secret);
-	if (sb_adds(&p->out, line) == -1 || sb_adds(&p->out, "\r\n") == -1) {
-		io_fail(p, &p->ioerr, "out of memory");
-		return -1;
-	}
-	r = flush_out(p, &p->ioerr);
-	if (secret && p->out.s)
-		explicit_bzero(p->out.s, p->out.cap);
-	sb_reset(&p->out);
+	if (netio_add(&p->io, line, strlen(line)) == -1 || netio_add(&p->io, "\r\n", 2) == -1)
+		r = io_lost(p, &p->ioerr);
+	else
+		r = flush_out(p, &p->ioerr);
+	if (secret)
+		netio_wipe(&p->io);
+	else
+		sb_reset(&p->io.out);
 	return r;
 }
 
@@ -614,14 +532,14 @@ sasl_recv(void *arg, int *code, const char **text)
 {
 	struct pop3 *p = arg;
 	const char *s;
+	size_t n;
 
-	if (read_line(p, STATUS_MAX, &p->ioerr) == -1)
+	if (read_line(p, STATUS_MAX, &s, &n, &p->ioerr) == -1)
 		return -1;
-	s = p->line.s;
 	if (p->t.verbose)
-		log_error("< %.*s", (int)(p->line.len > 500 ? 500 : p->line.len), s);
+		log_error("< %.*s", (int)(n > 500 ? 500 : n), s);
 	sb_reset(&p->reply);
-	sb_addn(&p->reply, s, p->line.len > 300 ? 300 : p->line.len);
+	sb_addn(&p->reply, s, n > 300 ? 300 : n);
 	if (strncmp(s, "+OK", 3) == 0) {
 		*code = 1;
 		s += 3;
@@ -653,14 +571,12 @@ pop3_connect(struct pop3 *p, const struct net_cfg *n, int flags, char **msg)
 	*msg = NULL;
 	memset(p, 0, sizeof *p);
 	p->net = n;
-	p->sock = CURL_SOCKET_BAD;
+	p->io.sock = CURL_SOCKET_BAD;
 	net_trace_init(&p->t, (flags & POP3_VERBOSE) != 0);
-	sb_init(&p->line);
 	sb_init(&p->reply);
-	sb_init(&p->out);
 	sb_init(&p->capa);
 	sb_init(&p->greeting);
-	if ((p->ibuf = malloc(IBUF)) == NULL || (p->c = curl_easy_init()) == NULL) {
+	if ((p->c = curl_easy_init()) == NULL) {
 		*msg = strdup(net_curl_error());
 		return PX_SOFTWARE;
 	}
@@ -700,11 +616,12 @@ pop3_connect(struct pop3 *p, const struct net_cfg *n, int flags, char **msg)
 	if ((p->curl_rc = rc = curl_easy_perform(p->c)) != CURLE_OK)
 		return net_classify(p->c, rc, n, &p->t, msg);
 	p->t.hook = NULL;
-	if (curl_easy_getinfo(p->c, CURLINFO_ACTIVESOCKET, &p->sock) != CURLE_OK ||
-	    p->sock == CURL_SOCKET_BAD) {
-		*msg = strfmt("%s: no connection after the greeting", n->host);
+	if (netio_open(&p->io, p->c, n->timeout) == -1) {
+		*msg = strfmt("%s: %s after the greeting", n->host, p->io.why);
 		return PX_SOFTWARE;
 	}
+	p->io.stop = stopped;
+	p->io.stop_arg = p;
 	p->open = 1;
 	/* From here the dialogue is ours, and so is its -v trace. */
 	curl_easy_setopt(p->c, CURLOPT_VERBOSE, 0L);
@@ -1160,8 +1077,8 @@ gone:
 		 * QUIT of its own and wait for an answer that may be stuck behind
 		 * the rest of a message we stopped reading.
 		 */
-		if (p->sock != CURL_SOCKET_BAD)
-			shutdown(p->sock, SHUT_RDWR);
+		if (p->io.sock != CURL_SOCKET_BAD)
+			shutdown(p->io.sock, SHUT_RDWR);
 		curl_easy_cleanup(p->c);
 		p->c = NULL;
 	}
@@ -1171,17 +1088,15 @@ gone:
 		p->password = NULL;
 	}
 	net_trace_free(&p->t);
-	sb_free(&p->line);
+	netio_free(&p->io);
+	p->io.sock = CURL_SOCKET_BAD;
 	sb_free(&p->reply);
-	sb_free(&p->out);
 	sb_free(&p->capa);
 	sb_free(&p->greeting);
-	free(p->ibuf);
 	free(p->plan);
 	free(p->q);
 	free(p->dele_err);
 	free(p->ioerr);
-	p->ibuf = NULL;
 	p->plan = NULL;
 	p->q = NULL;
 	p->dele_err = p->ioerr = NULL;

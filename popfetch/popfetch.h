@@ -24,6 +24,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "net.h"
+#include "netio.h"
 #include "sasl.h"
 #include "util.h"
 
@@ -98,7 +99,7 @@ struct pop3 {
 	const struct net_cfg *net;
 	char	*password;
 	struct net_trace t;
-	curl_socket_t sock;
+	struct netio io;	/* the dialogue, once libcurl connected */
 	int	 open;		/* connected */
 	CURLcode curl_rc;	/* of the connection */
 	int	 logged_in;
@@ -119,15 +120,9 @@ struct pop3 {
 	/* the listing of pop3_scan (owned by the caller): DELE results go there */
 	struct pop3_msg *msgs;
 	size_t	 nmsgs;
-	/* input */
-	char	*ibuf;
-	size_t	 ipos, ilen;
 	int	 bstate;	/* body parser state */
-	struct sbuf line;
 	struct sbuf reply;	/* status line of the last reply */
-	/* output: commands not yet sent */
-	struct sbuf out;
-	size_t	 nunsent;	/* commands in out, not sent yet (the newest of the queue) */
+	size_t	 nunsent;	/* commands in io.out, not sent yet (the newest of the queue) */
 	/* replies owed, oldest first (a ring that grows) */
 	struct pop3_pending *q;
 	size_t	 qcap, qhead, qlen;

@@ -146,6 +146,27 @@ check_status 75 "a server that stalls in RETR times out: exit 75" "$POPFETCH" -C
 is "$(stat -c %s "$T/fmbox")" 0 "nothing left in the mbox after the stall"
 stop_server "$FAULT_PID"
 
+# A second SIGTERM while the server stalls in the middle of a message (popfetch
+# waiting in the body, timeout 60 s, the server silent for 60 s): it stops then,
+# not when the timeout or the server ends the wait.
+start_faultpop3 stall-mid-retr --stall-max 60 --message "$T/f1" || bail_out "faultpop3"
+fconf "$T/f.conf" "$FAULT_PORT" 'timeout = 60'
+"$POPFETCH" -C "$T/f.conf" 2>"$T/stop.err" &
+pid=$!
+wait_for "grep -q stalling '$FAULT_SPOOL/log' 2>/dev/null" 10 || fail "the server did not stall"
+sleep 0.5
+kill -TERM "$pid"
+sleep 0.05
+kill -TERM "$pid"
+ok "$(wait_for "! kill -0 $pid 2>/dev/null" 20; echo $?)" "a second SIGTERM ends the wait in a stalled RETR"
+kill -KILL "$pid" 2>/dev/null
+wait "$pid"
+is "$?" 75 "exit 75"
+like "$(cat "$T/stop.err")" 'stopped by a second signal: message 1 stays on the server' "says so"
+is "$(stat -c %s "$T/fmbox")" 0 "nothing left in the mbox"
+ok "$([ ! -s "$FAULT_SPOOL/deleted" ]; echo $?)" "nothing deleted"
+stop_server "$FAULT_PID"
+
 start_faultpop3 drop-quit --message "$T/f1" || bail_out "faultpop3"
 fconf "$T/f.conf" "$FAULT_PORT"
 check_status 75 "QUIT unanswered: exit 75" "$POPFETCH" -C "$T/f.conf"
