@@ -1,12 +1,9 @@
 /* net.c: libcurl setup shared by SMTP and POP3, the redacting trace, error classes. */
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "log.h"
 #include "net.h"
@@ -184,66 +181,6 @@ make_url(enum net_proto proto, const struct net_cfg *n, const char *path)
 	    n->port, path ? path : "");
 }
 
-/* The LOGIN_OPTIONS for an auth method, or NULL for automatic. */
-static const char *
-login_options(enum net_proto proto, const char *auth)
-{
-	if (strcmp(auth, "plain") == 0)
-		return "AUTH=PLAIN";
-	if (strcmp(auth, "login") == 0)
-		return proto == NET_POP3 ? "AUTH=LOGIN" : "AUTH=LOGIN";
-	if (strcmp(auth, "cram-md5") == 0)
-		return "AUTH=CRAM-MD5";
-	if (strcmp(auth, "xoauth2") == 0)
-		return "AUTH=XOAUTH2";
-	if (strcmp(auth, "oauthbearer") == 0)
-		return "AUTH=OAUTHBEARER";
-	if (strcmp(auth, "external") == 0)
-		return "AUTH=EXTERNAL";
-	/*
-	 * "user": libcurl has no option to force USER/PASS; it uses them when
-	 * the server offers no SASL mechanism, so leave the choice to it.
-	 */
-	if (strcmp(auth, "apop") == 0)
-		return "AUTH=+APOP";
-	return NULL;
-}
-
-/*
- * CURLOPT_OPENSOCKETFUNCTION while libcurl holds credentials it would send
- * over a connection without TLS: only loopback peers are connected to
- * (tls_required, the default).  Deciding at the socket, before anything is
- * sent, is the one point libcurl's own login leaves us.
- */
-static curl_socket_t
-open_cleartext(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct net_trace *t = arg;
-	const struct sockaddr_in *v4 = (const void *)&a->addr;
-	const struct sockaddr_in6 *v6 = (const void *)&a->addr;
-	const unsigned char *b = v6->sin6_addr.s6_addr;
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	int loop = 0;
-
-	(void)purpose;
-	if (a->family == AF_INET)
-		loop = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
-	else if (a->family == AF_INET6)
-		loop = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr) ||
-		    (memcmp(b, mapped, 12) == 0 && b[12] == 127);
-	if (!loop) {
-		if (a->family == AF_INET6)
-			inet_ntop(AF_INET6, &v6->sin6_addr, t->refused_peer, sizeof t->refused_peer);
-		else if (a->family == AF_INET)
-			inet_ntop(AF_INET, &v4->sin_addr, t->refused_peer, sizeof t->refused_peer);
-		else
-			snprintf(t->refused_peer, sizeof t->refused_peer, "address family %d",
-			    a->family);
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 #define SET(opt, val) do { \
 	if (curl_easy_setopt(c, opt, val) != CURLE_OK) { \
 		*err = strfmt("libcurl does not support %s", #opt); \
@@ -252,12 +189,10 @@ open_cleartext(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 } while (0)
 
 int
-net_setup(CURL *c, enum net_proto proto, const struct net_cfg *n, const char *password,
-    const char *path, struct net_trace *t, char **err)
+net_setup(CURL *c, enum net_proto proto, const struct net_cfg *n, const char *path,
+    struct net_trace *t, char **err)
 {
 	char *url = NULL;
-	const char *opts;
-	int oauth;
 
 	*err = NULL;
 	url = make_url(proto, n, path);
@@ -293,26 +228,6 @@ net_setup(CURL *c, enum net_proto proto, const struct net_cfg *n, const char *pa
 	if (n->tls_key_file)
 		SET(CURLOPT_SSLKEY, n->tls_key_file);
 
-	if (strcmp(n->auth, "none") != 0 && n->user) {
-		oauth = strcmp(n->auth, "xoauth2") == 0 || strcmp(n->auth, "oauthbearer") == 0;
-		if (password == NULL && strcmp(n->auth, "external") != 0) {
-			*err = strfmt("user \"%s\" is set but neither password nor "
-			    "password_command", n->user);
-			goto fail;
-		}
-		SET(CURLOPT_USERNAME, n->user);
-		if (oauth)
-			SET(CURLOPT_XOAUTH2_BEARER, password);
-		else if (password)
-			SET(CURLOPT_PASSWORD, password);
-		if ((opts = login_options(proto, n->auth)) != NULL)
-			SET(CURLOPT_LOGIN_OPTIONS, opts);
-		if (n->tls == TLS_NONE && n->tls_required) {
-			t->refused_peer[0] = '\0';
-			SET(CURLOPT_OPENSOCKETFUNCTION, open_cleartext);
-			SET(CURLOPT_OPENSOCKETDATA, t);
-		}
-	}
 	free(url);	/* libcurl copies string options */
 	return 0;
 fail:
@@ -360,26 +275,9 @@ net_classify(CURL *c, CURLcode rc, const struct net_cfg *n, struct net_trace *t,
 	if (code < 100 && rcode >= 100)
 		code = (int)rcode;
 	*msg = NULL;
-	if (rc == CURLE_COULDNT_CONNECT && t->refused_peer[0]) {
-		/* The wording of sasl_plan(), which takes over when our own login does. */
-		*msg = strfmt("%s (%s): will not send the login over an unencrypted connection "
-		    "to a host that is not on loopback: use tls = \"tls\" or \"starttls\", or "
-		    "set tls_required = false to allow it", n->host, t->refused_peer);
-		return PX_CONFIG;
-	}
 	switch (rc) {
 	case CURLE_OK:
 		return PX_OK;
-	case CURLE_LOGIN_DENIED:
-		/* RFC 2449/3206 response codes that mean "not now", not "wrong password". */
-		if ((code >= 400 && code < 500) || (reply && (strstr(reply, "[IN-USE]") ||
-		    strstr(reply, "[LOGIN-DELAY]") || strstr(reply, "[SYS/TEMP]")))) {
-			*msg = strfmt("%s: authentication failed temporarily: %s", n->host,
-			    reply ? reply : why);
-			return PX_TEMPFAIL;
-		}
-		*msg = strfmt("%s: authentication failed: %s", n->host, reply ? reply : why);
-		return PX_NOPERM;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:

@@ -1,9 +1,11 @@
 /*
  * net.h: libcurl easy-handle setup shared by SMTP and POP3: URL, TLS
  * (implicit, STARTTLS required, none), verification, pinning, client
- * certificates, authentication mechanisms, timeouts, and a debug callback
- * that shows the dialogue with credentials redacted and remembers the
- * server's last reply for error messages.
+ * certificates, timeouts, and a debug callback that shows the dialogue
+ * with credentials redacted and remembers the server's last reply for
+ * error messages.  libcurl gets no credentials: with CURLOPT_CONNECT_ONLY
+ * it stops after the greeting, EHLO or CAPA, and STARTTLS, and each
+ * program logs in itself (sasl.h) over that connection (netio.h).
  */
 #ifndef POSTIE_NET_H
 #define POSTIE_NET_H
@@ -27,8 +29,6 @@ struct net_trace {
 	void	(*hook)(void *arg, int out, const char *line, size_t len);
 	void	*hook_arg;
 	char	 errbuf[CURL_ERROR_SIZE];
-	/* A peer refused: credentials would have crossed to it in clear (tls_required). */
-	char	 refused_peer[64];
 };
 
 void	 net_trace_init(struct net_trace *t, int verbose);
@@ -36,11 +36,12 @@ void	 net_trace_free(struct net_trace *t);
 
 /*
  * Sets up c for the account: URL (with path appended, e.g. "" or "/1"),
- * TLS, authentication (password may be NULL), timeouts and the trace.
- * Returns 0, or -1 with *err (malloc'd) for a configuration problem.
+ * TLS, timeouts and the trace; n's user and auth are not used (the
+ * program logs in itself).  Returns 0, or -1 with *err (malloc'd) for a
+ * configuration problem.
  */
 int	 net_setup(CURL *c, enum net_proto proto, const struct net_cfg *n,
-	    const char *password, const char *path, struct net_trace *t, char **err);
+	    const char *path, struct net_trace *t, char **err);
 
 /*
  * Classifies a failed transfer: temporary (connect, DNS, TLS handshake,

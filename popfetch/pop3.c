@@ -562,8 +562,6 @@ sasl_recv(void *arg, int *code, const char **text)
 enum px_err
 pop3_connect(struct pop3 *p, const struct net_cfg *n, int flags, char **msg)
 {
-	static char none[] = "none";
-	struct net_cfg conn;
 	char *err = NULL;
 	enum px_err e;
 	CURLcode rc;
@@ -598,13 +596,10 @@ pop3_connect(struct pop3 *p, const struct net_cfg *n, int flags, char **msg)
 		}
 	}
 	/*
-	 * libcurl connects and secures the connection; without a user name it
+	 * libcurl connects and secures the connection; without credentials it
 	 * stops after the greeting, CAPA and STLS, and the login is ours.
 	 */
-	conn = *n;
-	conn.auth = none;
-	conn.user = NULL;
-	if (net_setup(p->c, NET_POP3, &conn, NULL, "", &p->t, &err) == -1) {
+	if (net_setup(p->c, NET_POP3, n, "", &p->t, &err) == -1) {
 		*msg = err;
 		return PX_CONFIG;
 	}

@@ -368,7 +368,6 @@ smtp_login(struct smtp_conn *s, char **msg)
 enum px_err
 smtp_dial(struct smtp_conn *s, const struct net_cfg *n, char **msg)
 {
-	struct net_cfg bare;
 	char *err = NULL, *path;
 	CURLcode rc;
 	enum px_err e;
@@ -376,9 +375,7 @@ smtp_dial(struct smtp_conn *s, const struct net_cfg *n, char **msg)
 	*msg = NULL;
 	if (s->up)
 		return PX_OK;
-	/* No credentials for libcurl: it stops after EHLO, and the login is ours. */
-	bare = *n;
-	bare.user = NULL;
+	/* No credentials for libcurl (net_setup): it stops after EHLO, and the login is ours. */
 	smtp_drop(s);
 	if ((s->c = curl_easy_init()) == NULL) {
 		*msg = strdup(net_curl_error());
@@ -395,7 +392,7 @@ smtp_dial(struct smtp_conn *s, const struct net_cfg *n, char **msg)
 	sb_reset(&s->ehlo_text);
 	/* libcurl takes the EHLO name from the path. */
 	path = helo_path(s->ehlo);
-	if (path == NULL || net_setup(s->c, NET_SMTP, &bare, NULL, path, &s->t, &err) == -1) {
+	if (path == NULL || net_setup(s->c, NET_SMTP, n, path, &s->t, &err) == -1) {
 		*msg = err ? err : strdup("out of memory");
 		free(path);
 		return PX_CONFIG;
@@ -409,8 +406,7 @@ smtp_dial(struct smtp_conn *s, const struct net_cfg *n, char **msg)
 		e = net_classify(s->c, rc, n, &s->t, msg);
 		s->attention = rc == CURLE_PEER_FAILED_VERIFICATION ||
 		    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
-		    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_USE_SSL_FAILED ||
-		    rc == CURLE_LOGIN_DENIED;
+		    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_USE_SSL_FAILED;
 		if (!s->certinfo) {
 			curl_easy_cleanup(s->c);
 			s->c = NULL;
