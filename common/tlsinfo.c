@@ -254,3 +254,12 @@ tls_info_cert_failed(CURLcode rc)
 	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
 	    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_CACERT_BADFILE;
 }
+
+void
+tls_info_unverified(struct net_cfg *u, const struct net_cfg *n)
+{
+	*u = *n;
+	u->tls_verify = 0;
+	u->tls_fingerprint = NULL;
+	u->tls_ca_file = NULL;
+}

@@ -38,5 +38,11 @@ void	 tls_info_free(struct tls_info *ti);
 char	*tls_info_text(CURL *c, enum tls_mode tls, int verified);
 /* 1 when rc is a certificate that did not verify: worth showing, unverified. */
 int	 tls_info_cert_failed(CURLcode rc);
+/*
+ * *u becomes a copy of n that connects without checking the certificate
+ * (no verification, no pin, no CA file), to show one that failed
+ * tls_info_cert_failed(); its strings stay n's.
+ */
+void	 tls_info_unverified(struct net_cfg *u, const struct net_cfg *n);
 
 #endif

@@ -8,69 +8,18 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 #include "popfetch.h"
+#include "srvinfo.h"
 #include "tlsinfo.h"
 
-/* Prints the TLS facts of the connection made by p. */
+/* Prints lines made by tlsinfo.c or srvinfo.c, and frees them. */
 static void
-show_tls(struct pop3 *p, const struct net_cfg *n, int verified)
+put(char *lines)
 {
-	struct tls_info ti;
-	char *err = NULL;
-
-	if (n->tls == TLS_NONE) {
-		printf("TLS:          none (tls = \"none\")\n");
-		return;
-	}
-	memset(&ti, 0, sizeof ti);
-	if (tls_info_get(p->c, &ti, &err) == -1) {
-		printf("TLS:          %s\n", err ? err : "unknown");
-		free(err);
-		return;
-	}
-	printf("TLS:          %s%s%s (%s)\n", ti.version ? ti.version : "?",
-	    ti.cipher ? ", " : "", ti.cipher ? ti.cipher : "",
-	    n->tls == TLS_TLS ? "implicit, tls = \"tls\"" : "STARTTLS");
-	printf("Certificate:  %s%s\n", ti.subject ? ti.subject : "?",
-	    verified ? "" : "  (does NOT verify)");
-	printf("  issuer:     %s\n", ti.issuer ? ti.issuer : "?");
-	printf("  valid:      %s to %s\n", ti.not_before ? ti.not_before : "?",
-	    ti.not_after ? ti.not_after : "?");
-	if (ti.pin)
-		printf("  pin:        tls_fingerprint = \"%s\"\n", ti.pin);
-	tls_info_free(&ti);
-}
-
-static void
-show_capa(const struct pop3 *p)
-{
-	const char *s, *nl;
-	int first = 1;
-
-	printf("Greeting:     %s\n", p->greeting.s ? p->greeting.s : "");
-	if (!p->capa_ok) {
-		printf("Capabilities: none (the server does not answer CAPA)\n");
-		return;
-	}
-	for (s = p->capa.s; s && *s; s = nl + 1) {
-		if ((nl = strchr(s, '\n')) == NULL)
-			break;
-		printf("%s%.*s\n", first ? "Capabilities: " : "              ", (int)(nl - s), s);
-		first = 0;
-	}
-	if (first)
-		printf("Capabilities: (an empty list)\n");
-}
-
-/* A failure that is about the certificate: show it anyway, unverified. */
-static int
-cert_problem(CURLcode rc)
-{
-	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
-	    rc == CURLE_SSL_ISSUER_ERROR;
+	fputs(lines ? lines : "(out of memory)\n", stdout);
+	free(lines);
 }
 
 enum px_err
@@ -83,20 +32,17 @@ serverinfo_account(const struct pop3_account *a, const struct popts *o)
 	char *msg = NULL, *qmsg = NULL;
 	int flags = POP3_CERTINFO | (o->verbose ? POP3_VERBOSE : 0);
 
-	printf("%s: %s port %d, user %s\n", a->name, n->host, n->port,
-	    n->user ? n->user : "(none)");
+	put(srvinfo_account(a->name, n));
 	fflush(stdout);
 	if ((e = pop3_connect(&pop, n, flags, &msg)) != PX_OK) {
-		if (cert_problem(pop.curl_rc)) {
+		if (tls_info_cert_failed(pop.curl_rc)) {
 			/* What the certificate is, so that it can be checked and pinned. */
 			pop3_close(&pop, &qmsg);
 			free(qmsg);
 			qmsg = NULL;
-			unverified = *n;
-			unverified.tls_verify = 0;
-			unverified.tls_fingerprint = NULL;
+			tls_info_unverified(&unverified, n);
 			if (pop3_connect(&pop, &unverified, POP3_CERTINFO, &qmsg) == PX_OK)
-				show_tls(&pop, n, 0);
+				put(tls_info_text(pop.c, n->tls, 0));
 			free(qmsg);
 			qmsg = NULL;
 		}
@@ -108,17 +54,14 @@ serverinfo_account(const struct pop3_account *a, const struct popts *o)
 		free(qmsg);
 		return e;
 	}
-	show_tls(&pop, n, 1);
-	show_capa(&pop);
+	put(tls_info_text(pop.c, n->tls, 1));
+	printf("Greeting:     %s\n", pop.greeting.s ? pop.greeting.s : "");
+	put(srvinfo_caps(pop.capa_ok ? pop.capa.s : NULL, pop.capa_ok ? "(an empty list)" :
+	    "none (the server does not answer CAPA)"));
 	fflush(stdout);
-	if (n->user == NULL || strcmp(n->auth, "none") == 0) {
-		printf("Login:        none configured (%s)\n", n->user ? "auth = \"none\"" :
-		    "no user");
-		e = PX_OK;
-	} else if ((e = pop3_login(&pop, &msg)) == PX_OK)
-		printf("Login:        ok, as %s (%s)\n", n->user, sasl_name(pop.mech));
-	else {
-		printf("Login:        failed\n");
+	e = srvinfo_wants_login(n) ? pop3_login(&pop, &msg) : PX_OK;
+	put(srvinfo_login(n, e, pop.mech));
+	if (e != PX_OK) {
 		fflush(stdout);
 		log_error("%s: %s", a->name, msg ? msg : "login failed");
 	}

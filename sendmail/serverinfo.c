@@ -9,38 +9,26 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 #include "smtpconn.h"
+#include "srvinfo.h"
 #include "tlsinfo.h"
 
-/* Prints the TLS facts of the connection made by s (tlsinfo.c's lines). */
+/* Prints lines made by tlsinfo.c or srvinfo.c, and frees them. */
 static void
-show_tls(struct smtp_conn *s, const struct net_cfg *n, int verified)
+put(char *lines)
 {
-	char *text = tls_info_text(s->c, n->tls, verified);
-
-	fputs(text ? text : "TLS:          (out of memory)\n", stdout);
-	free(text);
+	fputs(lines ? lines : "(out of memory)\n", stdout);
+	free(lines);
 }
 
 static void
 show_caps(const struct smtp_conn *s, const struct net_cfg *n)
 {
-	const char *p, *nl;
-	int first = 1;
-
 	printf("Greeting:     %s\n", s->greeting);
 	printf("EHLO name:    %s\n", s->ehlo);
-	for (p = s->ehlo_text.s; p && *p; p = nl + 1) {
-		if ((nl = strchr(p, '\n')) == NULL)
-			break;
-		printf("%s%.*s\n", first ? "Capabilities: " : "              ", (int)(nl - p), p);
-		first = 0;
-	}
-	if (first)
-		printf("Capabilities: none (the server answered HELO, not EHLO)\n");
+	put(srvinfo_caps(s->ehlo_text.s, "none (the server answered HELO, not EHLO)"));
 	if (n->tls == TLS_STARTTLS && s->starttls_offered)
 		printf("              (STARTTLS before TLS)\n");
 	if (s->caps.size && s->caps.size_max > 0)
@@ -66,8 +54,7 @@ serverinfo_mode(struct postie_cfg *cfg, const struct opts *o)
 		return px_exitcode(PX_CONFIG);
 	}
 	n = &a->net;
-	printf("%s: %s port %d, user %s\n", a->name, n->host, n->port,
-	    n->user ? n->user : "(none)");
+	put(srvinfo_account(a->name, n));
 	fflush(stdout);
 	if ((s = smtp_open(a, cfg, o->verbose)) == NULL) {
 		log_error("out of memory");
@@ -84,12 +71,9 @@ serverinfo_mode(struct postie_cfg *cfg, const struct opts *o)
 	if ((e = smtp_dial(s, n, &msg)) != PX_OK) {
 		if (tls_info_cert_failed(s->curl_rc)) {
 			/* What the certificate is, so that it can be checked and pinned. */
-			unverified = *n;
-			unverified.tls_verify = 0;
-			unverified.tls_fingerprint = NULL;
-			unverified.tls_ca_file = NULL;
+			tls_info_unverified(&unverified, n);
 			if (smtp_dial(s, &unverified, &qmsg) == PX_OK)
-				show_tls(s, n, 0);
+				put(tls_info_text(s->c, n->tls, 0));
 			free(qmsg);
 		}
 		printf("Connection:   failed\n");
@@ -99,17 +83,12 @@ serverinfo_mode(struct postie_cfg *cfg, const struct opts *o)
 		smtp_close(s);
 		return px_exitcode(e);
 	}
-	show_tls(s, n, 1);
+	put(tls_info_text(s->c, n->tls, 1));
 	show_caps(s, n);
 	fflush(stdout);
-	if (n->user == NULL || strcmp(n->auth, "none") == 0) {
-		printf("Login:        none configured (%s)\n", n->user ? "auth = \"none\"" :
-		    "no user");
-		e = PX_OK;
-	} else if ((e = smtp_login(s, &msg)) == PX_OK)
-		printf("Login:        ok, as %s (%s)\n", n->user, sasl_name(s->mech));
-	else {
-		printf("Login:        failed\n");
+	e = srvinfo_wants_login(n) ? smtp_login(s, &msg) : PX_OK;
+	put(srvinfo_login(n, e, s->mech));
+	if (e != PX_OK) {
 		fflush(stdout);
 		log_error("%s: %s", a->name, msg ? msg : "login failed");
 	}
