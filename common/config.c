@@ -580,24 +580,13 @@ secret_of(const char *value, const char *command, const char *key, char **err)
 char *
 conf_oauth2_dir(void)
 {
-	const char *x;
-	char *home, *r;
-
 	/*
 	 * The setgid sendmail serves every user from the system's files, with
 	 * the environment cleared: one place, whoever calls.
 	 */
 	if (getegid() != getgid())
 		return strdup("/var/lib/postie/oauth2");
-	if ((x = getenv("XDG_STATE_HOME")) != NULL && *x == '/')
-		return strfmt("%s/postie/oauth2", x);
-	if (getuid() == 0)
-		return strdup("/var/lib/postie/oauth2");
-	if ((home = util_home()) == NULL)
-		return NULL;
-	r = strfmt("%s/.local/state/postie/oauth2", home);
-	free(home);
-	return r;
+	return util_state_dir("oauth2");
 }
 
 char *

@@ -153,15 +153,18 @@ out:
 	return e;
 }
 
-char *
-oauth2_refused_hint(const struct net_cfg *n)
+void
+oauth2_refused_hint(const struct net_cfg *n, char **msg)
 {
 	char *hint, *r;
 
-	if (n->oauth2 == NULL || (hint = o2http_hint(n->oauth2)) == NULL)
-		return NULL;
-	r = strfmt("a new access token was refused too: check user and oauth2_scope, or %s",
-	    hint);
+	if (*msg == NULL || n->oauth2 == NULL || (hint = o2http_hint(n->oauth2)) == NULL)
+		return;
+	r = strfmt("%s; a new access token was refused too: check user and oauth2_scope, "
+	    "or %s", *msg, hint);
 	free(hint);
-	return r;
+	if (r) {
+		free(*msg);
+		*msg = r;
+	}
 }

@@ -73,11 +73,12 @@ enum px_err oauth2_token(const struct net_cfg *n, const char *refused, char **to
 enum px_err oauth2_authorize(const struct net_cfg *n, int device, char **msg);
 
 /*
- * What to say when a server refused a login although oauth2_token() had
- * just given a new token: "a new access token was refused too: check user
- * and oauth2_scope, or run `sendmail --authorize -a NAME`" (malloc'd, NULL
- * when out of memory).
+ * When a server refused a login although oauth2_token() had just given a
+ * new token: appends to *msg (when there is one; malloc'd, replaced) what
+ * to do: "; a new access token was refused too: check user and
+ * oauth2_scope, or run `sendmail --authorize -a NAME`".  *msg stays as it
+ * is when memory is short or n has no OAuth 2.0 settings.
  */
-char	*oauth2_refused_hint(const struct net_cfg *n);
+void	 oauth2_refused_hint(const struct net_cfg *n, char **msg);
 
 #endif

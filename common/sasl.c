@@ -618,3 +618,15 @@ sasl_apop_stamp(const char *greeting)
 		return NULL;
 	return strndup(a, (size_t)(b - a + 1));
 }
+
+void
+sasl_creds_init(struct sasl_creds *cr, const struct net_cfg *n, const char *secret)
+{
+	memset(cr, 0, sizeof *cr);
+	cr->user = n->user;
+	cr->secret = secret;
+	cr->oauth = n->oauth2 != NULL || strcmp(n->auth, "xoauth2") == 0 ||
+	    strcmp(n->auth, "oauthbearer") == 0;
+	cr->host = n->host;
+	cr->port = n->port;
+}

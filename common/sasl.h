@@ -61,6 +61,13 @@ struct sasl_creds {
 	int	 port;
 };
 
+/*
+ * Fills *cr for the account n with secret (the password or access token,
+ * still the caller's): the user, whether the secret is a token (an OAuth
+ * 2.0 account, or auth "xoauth2"/"oauthbearer"), host and port.
+ */
+void	 sasl_creds_init(struct sasl_creds *cr, const struct net_cfg *n, const char *secret);
+
 /* The program's line I/O on its connection. */
 struct sasl_io {
 	void	*arg;

@@ -301,6 +301,23 @@ util_home(void)
 }
 
 char *
+util_state_dir(const char *name)
+{
+	const char *x;
+	char *home, *r;
+
+	if ((x = getenv("XDG_STATE_HOME")) != NULL && *x == '/')
+		return strfmt("%s/postie/%s", x, name);
+	if (getuid() == 0)
+		return strfmt("/var/lib/postie/%s", name);
+	if ((home = util_home()) == NULL)
+		return NULL;
+	r = strfmt("%s/.local/state/postie/%s", home, name);
+	free(home);
+	return r;
+}
+
+char *
 util_username(void)
 {
 	return util_username_of(getuid());

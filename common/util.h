@@ -53,6 +53,13 @@ char	*trim(char *s);	/* in place, returns s moved past leading space */
 
 /* Home directory of the real uid, from the passwd entry (not $HOME). */
 char	*util_home(void);
+/*
+ * The directory of the real user's state of kind name (popfetch's UIDLs,
+ * OAuth 2.0 tokens): $XDG_STATE_HOME/postie/NAME when that is absolute,
+ * /var/lib/postie/NAME for root, else ~/.local/state/postie/NAME.
+ * Malloc'd, NULL when memory is short; nothing is created.
+ */
+char	*util_state_dir(const char *name);
 /* User name of the real uid, and its GECOS full name ("" if none). */
 char	*util_username(void);
 char	*util_fullname(void);

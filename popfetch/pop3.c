@@ -32,7 +32,7 @@
  * (each DELE's is checked) and then QUIT's +OK; only then do the messages
  * whose DELE was answered +OK count as deleted.
  */
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -213,7 +213,7 @@ show_cmd(const char *line, int secret)
 /* Queues a command line (CRLF added) whose reply is owed; 0 or -1 (out of memory). */
 static int
 queue_line(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long size,
-    const char *line, int secret)
+    const char *line)
 {
 	struct pop3_pending *q;
 	size_t start = p->io.out.len, len = strlen(line) + 2;
@@ -221,7 +221,7 @@ queue_line(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long siz
 	if (p->qlen == p->qcap && grow_queue(p) == -1)
 		return -1;
 	if (p->t.verbose)
-		show_cmd(line, secret);
+		show_cmd(line, 0);
 	/* Not netio_add(): out of memory here fails the command, not the connection. */
 	if (sb_adds(&p->io.out, line) == -1 || sb_adds(&p->io.out, "\r\n") == -1) {
 		p->io.out.len = start;
@@ -241,22 +241,26 @@ queue_line(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long siz
 	return 0;
 }
 
+/* Queues VERB, with the message number for RETR, DELE and TOP (TOP N 0: the header). */
 static int
 queue_cmd(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long size,
-    const char *fmt, ...)
+    const char *verb)
 {
-	va_list ap;
-	char *line;
-	int r;
+	char line[48];
 
-	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -1;
-	r = queue_line(p, kind, num, size, line, 0);
-	free(line);
-	return r;
+	if (kind == POP3_RETR || kind == POP3_DELE || kind == POP3_TOP)
+		snprintf(line, sizeof line, "%s %lu%s", verb, num, kind == POP3_TOP ? " 0" : "");
+	else
+		snprintf(line, sizeof line, "%s", verb);
+	return queue_line(p, kind, num, size, line);
+}
+
+/* Queues RETR or TOP of message num; a TOP counts as TOP_GUESS bytes in the window. */
+static int
+queue_get(struct pop3 *p, enum pop3_kind kind, unsigned long num, long long size)
+{
+	return kind == POP3_TOP ? queue_cmd(p, kind, num, TOP_GUESS, "TOP") :
+	    queue_cmd(p, kind, num, size, "RETR");
 }
 
 /* Reads the status line of the oldest outstanding reply: 1 +OK, 0 -ERR, -1 failure. */
@@ -413,8 +417,7 @@ top_up(struct pop3 *p)
 		size = n->kind == POP3_TOP ? TOP_GUESS : n->size;
 		if (p->qget > 0 && (p->qbytes + size > WINDOW_BYTES || p->qcmd + 32 > CMD_WINDOW))
 			break;
-		if (n->kind == POP3_TOP ? queue_cmd(p, POP3_TOP, n->num, TOP_GUESS, "TOP %lu 0",
-		    n->num) : queue_cmd(p, POP3_RETR, n->num, n->size, "RETR %lu", n->num))
+		if (queue_get(p, n->kind, n->num, n->size) == -1)
 			break;
 		p->plannext++;
 	}
@@ -650,13 +653,7 @@ pop3_login(struct pop3 *p, char **msg)
 	/* USER/PASS is RFC 1939's baseline: possible unless CAPA leaves it out. */
 	o.user = !p->capa_ok || pop3_has_capa(p, "USER");
 	o.apop = stamp = sasl_apop_stamp(p->greeting.s);
-	memset(&cr, 0, sizeof cr);
-	cr.user = n->user;
-	cr.secret = p->password;
-	cr.oauth = n->oauth2 != NULL || strcmp(n->auth, "xoauth2") == 0 ||
-	    strcmp(n->auth, "oauthbearer") == 0;
-	cr.host = n->host;
-	cr.port = n->port;
+	sasl_creds_init(&cr, n, p->password);
 	/* Loopback needs no TLS to keep a password private. */
 	encrypted = n->tls != TLS_NONE || net_loopback(p->c);
 	if (!encrypted && n->tls_required) {
@@ -683,15 +680,8 @@ pop3_login(struct pop3 *p, char **msg)
 			cr.secret = tok;
 			e = sasl_login(NET_POP3, n->auth, &o, &cr, encrypted, !n->tls_required, &io,
 			    &p->mech, msg);
-			if (e == PX_NOPERM && *msg && (tok = oauth2_refused_hint(n)) != NULL) {
-				char *m = strfmt("%s; %s", *msg, tok);
-
-				free(tok);
-				if (m) {
-					free(*msg);
-					*msg = m;
-				}
-			}
+			if (e == PX_NOPERM)
+				oauth2_refused_hint(n, msg);
 		}
 	}
 	free(mechs);
@@ -953,8 +943,7 @@ get(struct pop3 *p, enum pop3_kind kind, unsigned long num, pop3_sink sink, void
 		/* Not planned (or the plan was passed): ask for it now. */
 		if (room(p, msg) == -1)
 			return PX_TEMPFAIL;
-		if ((kind == POP3_TOP ? queue_cmd(p, kind, num, TOP_GUESS, "TOP %lu 0", num) :
-		    queue_cmd(p, kind, num, 0, "RETR %lu", num)) == -1) {
+		if (queue_get(p, kind, num, 0) == -1) {
 			*msg = strdup("out of memory");
 			return PX_SOFTWARE;
 		}
@@ -1002,7 +991,7 @@ pop3_dele(struct pop3 *p, unsigned long num, char **msg)
 		return io_fail(p, msg, "the connection is gone");
 	if (room(p, msg) == -1)
 		return PX_TEMPFAIL;
-	if (queue_cmd(p, POP3_DELE, num, 0, "DELE %lu", num) == -1) {
+	if (queue_cmd(p, POP3_DELE, num, 0, "DELE") == -1) {
 		*msg = strdup("out of memory");
 		return PX_SOFTWARE;
 	}

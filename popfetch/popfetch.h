@@ -282,8 +282,6 @@ struct ustate {
 	int	 rewrite;	/* the file must be written again (version 1) */
 };
 
-/* The state directory: $XDG_STATE_HOME/postie/popfetch, /var/lib/postie/popfetch for root. */
-char	*us_state_dir(void);
 /*
  * Locks the account (PX_TEMPFAIL if another process has it) and reads its
  * state (PX_DATA for a file that does not parse).

@@ -34,23 +34,6 @@
 #define UIDL_MAGIC_V1	"# popfetch uidl v1"
 #define UIDL_MAX	1000	/* RFC 1939 says 70 */
 
-char *
-us_state_dir(void)
-{
-	const char *x;
-	char *home, *r;
-
-	if ((x = getenv("XDG_STATE_HOME")) != NULL && *x == '/')
-		return strfmt("%s/postie/popfetch", x);
-	if (getuid() == 0)
-		return strdup("/var/lib/postie/popfetch");
-	if ((home = util_home()) == NULL)
-		return NULL;
-	r = strfmt("%s/.local/state/postie/popfetch", home);
-	free(home);
-	return r;
-}
-
 /* Appends s with everything but [A-Za-z0-9.@+=-] written as %XX. */
 static void
 add_safe(struct sbuf *b, const char *s)
@@ -208,7 +191,7 @@ us_open(struct ustate *s, const struct pop3_account *a, char **msg)
 	*msg = NULL;
 	memset(s, 0, sizeof *s);
 	s->lockfd = -1;
-	if ((s->dir = us_state_dir()) == NULL) {
+	if ((s->dir = util_state_dir("popfetch")) == NULL) {
 		*msg = strdup("cannot find the home directory for the state files");
 		return PX_CANTCREAT;
 	}

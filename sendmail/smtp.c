@@ -305,13 +305,7 @@ smtp_login(struct smtp_conn *s, char **msg)
 		return PX_OK;
 	memset(&offer, 0, sizeof offer);
 	offer.mechs = s->caps.auth[0] ? s->caps.auth : NULL;
-	memset(&cr, 0, sizeof cr);
-	cr.user = n->user;
-	cr.secret = s->password;
-	cr.oauth = n->oauth2 != NULL || strcmp(n->auth, "xoauth2") == 0 ||
-	    strcmp(n->auth, "oauthbearer") == 0;
-	cr.host = n->host;
-	cr.port = n->port;
+	sasl_creds_init(&cr, n, s->password);
 	auth = n->auth;
 	if (cr.oauth && strcmp(auth, "auto") == 0 && offer.mechs) {
 		/*
@@ -343,15 +337,8 @@ smtp_login(struct smtp_conn *s, char **msg)
 		*msg = NULL;
 		e = sasl_login(NET_SMTP, auth, &offer, &cr, n->tls != TLS_NONE ||
 		    net_loopback(s->c), !n->tls_required, &io, &tried, msg);
-		if (e == PX_NOPERM && *msg && (why = oauth2_refused_hint(n)) != NULL) {
-			char *m = strfmt("%s; %s", *msg, why);
-
-			free(why);
-			if (m) {
-				free(*msg);
-				*msg = m;
-			}
-		}
+		if (e == PX_NOPERM)
+			oauth2_refused_hint(n, msg);
 	}
 	s->mech = tried;
 	if (e == PX_OK) {
