@@ -206,9 +206,10 @@ grep -q 'BATCH_MSGS[[:space:]]*256' "$TOP/popfetch/fetch.c" &&
 ok $? "a batch ends after 256 messages, 32 MB or 1 second (popfetch/fetch.c)"
 grep -q 'LOCK_WAIT[[:space:]]*60' "$TOP/popfetch/mbox.c" && grep -q 'DOTLOCK_STALE[[:space:]]*300' "$TOP/popfetch/dotlock.c"
 ok $? "mbox lock: 60 s wait, stale dotlock after 5 minutes (popfetch/mbox.c, dotlock.c)"
-grep -q '"%s/postie/popfetch"' "$TOP/popfetch/uidl.c" && grep -q '"/var/lib/postie/popfetch"' "$TOP/popfetch/uidl.c" &&
-	grep -q '"%s/.local/state/postie/popfetch"' "$TOP/popfetch/uidl.c"
-ok $? "the state directories (popfetch/uidl.c)"
+grep -q 'util_state_dir("popfetch")' "$TOP/popfetch/uidl.c" && grep -q '"%s/postie/%s"' "$TOP/common/util.c" &&
+	grep -q '"/var/lib/postie/%s"' "$TOP/common/util.c" &&
+	grep -q '"%s/.local/state/postie/%s"' "$TOP/common/util.c"
+ok $? "the state directories (popfetch/uidl.c, util_state_dir in common/util.c)"
 
 # ------------------------------------------------------------ Troubleshooting, as popfetch says it
 export XDG_STATE_HOME=$T/state
