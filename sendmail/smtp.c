@@ -259,7 +259,7 @@ login_send(void *arg, const char *line, int secret)
 {
 	struct smtp_conn *s = arg;
 	const char *sp;
-	int verbose = s->verbose;
+	int verbose = s->verbose, r;
 
 	s->verbose = verbose && !secret;
 	if (secret && verbose) {
@@ -270,12 +270,18 @@ login_send(void *arg, const char *line, int secret)
 		else
 			log_error("> <redacted>");
 	}
-	if (smtp_cmd(s, "%s", line) == -1 || netio_flush(&s->io) == -1) {
-		s->verbose = verbose;
-		return -1;
-	}
+	if (secret) {
+		/*
+		 * Straight into the output buffer, no copy of our own, and the
+		 * buffer wiped once sent: the line carries the credential.
+		 */
+		r = netio_add(&s->io, line, strlen(line)) == -1 ||
+		    netio_add(&s->io, "\r\n", 2) == -1 || netio_flush(&s->io) == -1 ? -1 : 0;
+		netio_wipe(&s->io);
+	} else
+		r = smtp_cmd(s, "%s", line) == -1 || netio_flush(&s->io) == -1 ? -1 : 0;
 	s->verbose = verbose;
-	return 0;
+	return r;
 }
 
 static int
