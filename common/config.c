@@ -89,7 +89,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR("tls_cert_file", "", CFGF_NONE),
 	CFG_STR("tls_key_file", "", CFGF_NONE),
 	CFG_STR("queue_dir", "", CFGF_NONE),
-	CFG_INT("queue_lifetime", 432000, CFGF_NONE),
+	CFG_INT("queue_lifetime", CONF_QUEUE_LIFETIME, CFGF_NONE),
 	CFG_INT("failed_lifetime", 2592000, CFGF_NONE),
 	CFG_STR("bounce", "sender", CFGF_NONE),
 	CFG_INT("max_parallel", 4, CFGF_NONE),

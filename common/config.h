@@ -89,7 +89,7 @@ struct postie_cfg {
 	char	*aliases;	/* NULL when disabled */
 	char	*log;
 	char	*queue_dir;	/* never NULL: resolved default */
-	long	 queue_lifetime;
+	long	 queue_lifetime;	/* seconds; CONF_QUEUE_LIFETIME by default */
 	long	 failed_lifetime;	/* seconds a failed/ entry is kept */
 	int	 max_parallel;
 	char	 delivery;	/* 'i' foreground (default), 'b' background, 'q' queue only */
@@ -136,6 +136,8 @@ struct postie_cfg *conf_load_for(const char *explicit, int env_allowed, enum con
  * home.  Malloc'd, NULL on memory.
  */
 char	*conf_default_queue_dir(void);
+/* The built-in queue_lifetime (5 days): also for messages no configuration could be loaded for. */
+#define CONF_QUEUE_LIFETIME	432000
 
 /*
  * Reads and checks a file.  A missing file is an error only when

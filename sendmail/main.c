@@ -384,6 +384,9 @@ unusable(struct opts *o, int argc, char **argv, const char *why, const char *fil
 	char *dir;
 	int code;
 
+	/* Saved messages age all the same: queue_lifetime ends those nothing completes. */
+	if (o->mode == 'm' || o->mode == 's' || o->mode == 'q')
+		(void)saved_complete(NULL);
 	if (o->mode == 'm' || o->mode == 's') {
 		sv.argc = argc > 0 ? argc - 1 : 0;
 		sv.argv = argc > 0 ? argv + 1 : argv;
@@ -397,7 +400,7 @@ unusable(struct opts *o, int argc, char **argv, const char *why, const char *fil
 	log_error("%s", why);
 	if (o->mode == 'p' && (dir = conf_default_queue_dir()) != NULL) {
 		q_print(dir, stdout);
-		saved_print(stdout);
+		saved_print(stdout, NULL);
 		free(dir);
 	}
 	return EX_CONFIG;
@@ -563,32 +566,52 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 {
 	struct strlist ids;
 	struct qentry q;
-	char *fdir, *err;
+	char *fdir, *err, *dirs[2];
+	const char *qdir;
+	enum px_err e;
 	size_t i;
-	int code = 0, all = o->rcpts.n == 1 && strcmp(o->rcpts.v[0], "all") == 0, n = 0;
+	int code = 0, all = o->rcpts.n == 1 && strcmp(o->rcpts.v[0], "all") == 0, n = 0, k;
 
 	if (o->rcpts.n == 0)
 		return usage("--requeue needs queue ids (see mailq), or all");
+	/*
+	 * cfg's failed/, and the built-in queue's when it is another: saved
+	 * messages given up while no configuration loaded are kept there.
+	 */
+	dirs[0] = cfg->queue_dir;
+	dirs[1] = conf_default_queue_dir();
+	if (dirs[1] && strcmp(dirs[1], dirs[0]) == 0) {
+		free(dirs[1]);
+		dirs[1] = NULL;
+	}
 	sl_init(&ids);
-	if (all) {
-		if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL ||
+	for (k = 0; all && k < 2 && dirs[k]; k++) {
+		if ((fdir = strfmt("%s/failed", dirs[k])) == NULL ||
 		    q_list(fdir, &ids) == -1) {
-			log_error("cannot read %s/failed: %s", cfg->queue_dir, strerror(errno));
+			log_error("cannot read %s/failed: %s", dirs[k], strerror(errno));
 			free(fdir);
+			free(dirs[1]);
+			sl_free(&ids);
 			return EX_IOERR;
 		}
 		free(fdir);
-	} else
-		for (i = 0; i < o->rcpts.n; i++)
-			sl_add(&ids, o->rcpts.v[i]);
-	if ((fdir = strfmt("%s/failed", cfg->queue_dir)) == NULL) {
-		sl_free(&ids);
-		return EX_OSERR;
 	}
+	for (i = 0; !all && i < o->rcpts.n; i++)
+		sl_add(&ids, o->rcpts.v[i]);
 	for (i = 0; i < ids.n; i++) {
-		uid_t owner = strchr(ids.v[i], '/') || ids.v[i][0] == '.' ? NO_UID :
-		    q_peek_owner(fdir, ids.v[i]);
+		int bad = strchr(ids.v[i], '/') || ids.v[i][0] == '.';
+		uid_t owner = NO_UID;
 
+		/* Where it is: cfg's failed/, else the built-in one's. */
+		for (qdir = dirs[0], k = 0; !bad && k < 2 && dirs[k]; k++) {
+			fdir = strfmt("%s/failed", dirs[k]);
+			owner = fdir ? q_peek_owner(fdir, ids.v[i]) : NO_UID;
+			free(fdir);
+			if (owner != NO_UID) {
+				qdir = dirs[k];
+				break;
+			}
+		}
 		/* Whose it is, before it is locked: no lock at all on another user's. */
 		if (owner != NO_UID && !q_visible(owner)) {
 			if (!all) {
@@ -597,10 +620,8 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 			}
 			continue;
 		}
-		if (strchr(ids.v[i], '/') || ids.v[i][0] == '.' ||
-		    q_failed_lock(cfg->queue_dir, ids.v[i], &q) != 0) {
-			log_error("%s: no such entry in %s/failed (or it is busy)", ids.v[i],
-			    cfg->queue_dir);
+		if (bad || q_failed_lock(qdir, ids.v[i], &q) != 0) {
+			log_error("%s: no such entry in %s/failed (or it is busy)", ids.v[i], qdir);
 			code = EX_NOINPUT;
 			continue;
 		}
@@ -612,7 +633,12 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 			q_close(&q);
 			continue;
 		}
-		if (q_requeue(&q, &err) == -1) {
+		/* A saved message never completed is completed now, as a send would be. */
+		if (q.env.saved && (e = saved_requeue(cfg, &q, &err)) != PX_OK) {
+			log_error("%s: %s", q.id, err ? err : "cannot be completed");
+			free(err);
+			code = px_exitcode(e);
+		} else if (!q.env.saved && q_requeue(&q, &err) == -1) {
 			log_error("%s: %s", q.id, err);
 			free(err);
 			code = EX_IOERR;
@@ -625,7 +651,7 @@ requeue_mode(struct postie_cfg *cfg, const struct opts *o)
 	}
 	if (n > 0)
 		printf("sendmail -q sends %s now\n", n == 1 ? "it" : "them");
-	free(fdir);
+	free(dirs[1]);
 	sl_free(&ids);
 	return code;
 }
@@ -745,7 +771,7 @@ main(int argc, char **argv)
 	switch (o.mode) {
 	case 'p':
 		q_print(cfg->queue_dir, stdout);
-		saved_print(stdout);
+		saved_print(stdout, cfg);
 		code = fflush(stdout) == EOF ? EX_IOERR : 0;
 		break;
 	case 'i':

@@ -186,6 +186,46 @@ qualify_fields(struct hdr_block *h, const struct smtp_account *a)
 	return 0;
 }
 
+enum px_err
+message_envelope(struct postie_cfg *cfg, const struct opts *o, struct smtp_account **acct,
+    char **sender, char **err)
+{
+	char *fsender = NULL, *user = NULL;
+	enum px_err e = PX_SOFTWARE;
+
+	*acct = NULL;
+	*sender = NULL;
+	if (o->sender && *o->sender == '\0')
+		fsender = strdup("");	/* the null sender, from -bs MAIL FROM:<> */
+	else if (o->sender && ((fsender = addr_parse_one(o->sender)) == NULL ||
+	    (*fsender && !addr_is_valid(fsender)))) {
+		*err = strfmt("invalid sender address \"%s\"", o->sender);
+		e = PX_USAGE;
+		goto out;
+	}
+	if ((*acct = conf_smtp_select(cfg, o->account, fsender, err)) == NULL) {
+		e = PX_CONFIG;
+		goto out;
+	}
+	if (fsender && *fsender == '\0')
+		*sender = strdup("");
+	else if (fsender)
+		*sender = addr_is_local(fsender) ? rewrite_local(*acct, fsender) :
+		    strdup(fsender);
+	else if ((*acct)->from)
+		*sender = strdup((*acct)->from);
+	else if ((user = util_username_of(o->submitter)) != NULL)
+		*sender = strfmt("%s@%s", user, (*acct)->domain);
+	if (*sender != NULL)
+		e = PX_OK;
+out:
+	if (e == PX_SOFTWARE && *err == NULL)
+		*err = strdup("out of memory");
+	free(fsender);
+	free(user);
+	return e;
+}
+
 /*
  * Works out account, envelope sender and recipients, and completes the
  * header: Bcc removed, Date, Message-ID, From, To added when missing, and
@@ -197,7 +237,7 @@ complete(struct msgctx *m, struct hdr_block *h)
 	const struct opts *o = m->o;
 	struct envelope *e = m->env;
 	struct strlist raw;
-	char *user = NULL, *name = NULL, *fsender = NULL, *tmp, *from;
+	char *user = NULL, *name = NULL, *tmp, *from;
 	enum px_err err = PX_SOFTWARE;
 	const char *const *set;
 	static const char *const plain[] = { "To", "Cc", "Bcc", NULL };
@@ -214,39 +254,11 @@ complete(struct msgctx *m, struct hdr_block *h)
 	hdr_remove(h, "Bcc");
 	hdr_remove(h, "Resent-Bcc");
 
-	if (o->sender && *o->sender == '\0')
-		fsender = strdup("");	/* the null sender, from -bs MAIL FROM:<> */
-	else if (o->sender && (fsender = addr_parse_one(o->sender)) == NULL) {
-		m->errmsg = strfmt("invalid sender address \"%s\"", o->sender);
-		err = PX_USAGE;
+	if ((err = message_envelope(m->cfg, o, &m->acct, &e->sender, &m->errmsg)) != PX_OK)
 		goto out;
-	}
-	if (fsender && *fsender && !addr_is_valid(fsender)) {
-		m->errmsg = strfmt("invalid sender address \"%s\"", o->sender);
-		err = PX_USAGE;
-		goto out;
-	}
-	m->acct = conf_smtp_select(m->cfg, o->account, fsender, &tmp);
-	if (m->acct == NULL) {
-		m->errmsg = tmp;
-		err = PX_CONFIG;
-		goto out;
-	}
+	err = PX_SOFTWARE;
 	e->account = strdup(m->acct->name);
 	if ((user = util_username_of(o->submitter)) == NULL)
-		goto out;
-
-	/* Envelope sender. */
-	if (o->sender && fsender && *fsender == '\0')
-		e->sender = strdup("");
-	else if (fsender)
-		e->sender = addr_is_local(fsender) ? rewrite_local(m->acct, fsender) :
-		    strdup(fsender);
-	else if (m->acct->from)
-		e->sender = strdup(m->acct->from);
-	else
-		e->sender = strfmt("%s@%s", user, m->acct->domain);
-	if (e->sender == NULL)
 		goto out;
 
 	/* The command line's recipients must all be addresses; a header's garbage is skipped. */
@@ -321,7 +333,6 @@ out:
 	sl_free(&raw);
 	free(user);
 	free(name);
-	free(fsender);
 	return err;
 }
 

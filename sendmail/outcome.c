@@ -97,3 +97,22 @@ outcome_fix(enum px_err e, const struct smtp_account *a)
 		return strdup("a failure on this host, not the message's: sendmail -q tries again");
 	}
 }
+
+int
+outcome_saved_final(enum px_err e)
+{
+	switch (e) {
+	case PX_USAGE:		/* -f no address, no recipients */
+	case PX_DATA:		/* a recipient that is no address, the message itself */
+	case PX_NOINPUT:
+	case PX_NOUSER:
+	case PX_UNAVAILABLE:
+		return 1;
+	default:
+		/*
+		 * PX_CONFIG (the account asked for, the aliases), a full queue,
+		 * memory, the disk: mended without touching the message.
+		 */
+		return 0;
+	}
+}

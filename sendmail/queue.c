@@ -164,6 +164,8 @@ write_env(const char *dir, const char *sub, const char *id, const struct envelop
 		fprintf(fp, "failed %lld\n", (long long)e->failed);
 	if (e->report)
 		put_line(fp, "report", e->report);
+	if (e->saved)
+		fprintf(fp, "saved %zu\n", e->nattach);
 	if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) == -1) {
 		saved = errno;
 		fclose(fp);
@@ -235,6 +237,14 @@ q_read_env(const char *path, struct envelope *e)
 			e->failed = (time_t)strtoll(v, NULL, 10);
 		else if (strncmp(line, "report ", 7) == 0 && e->report == NULL)
 			e->report = strdup(v);
+		else if (strncmp(line, "saved ", 6) == 0) {
+			char *end;
+			unsigned long k = strtoul(v, &end, 10);
+
+			/* Never completed: FID.args and k FID.aN go with it (k bounded). */
+			e->saved = 1;
+			e->nattach = *v && !*end && k <= Q_ATTACH_MAX ? (size_t)k : 0;
+		}
 	}
 	free(line);
 	fclose(fp);
@@ -249,6 +259,18 @@ static char *
 qpath(const char *dir, const char *sub, const char *id, const char *ext)
 {
 	return strfmt("%s%s%s/%s.%s", dir, sub ? "/" : "", sub ? sub : "", id, ext);
+}
+
+/* A saved message's part i in DIR/SUB: ID.args (0), else ID.a(i - 1). */
+static char *
+saved_part(const char *dir, const char *sub, const char *id, size_t i)
+{
+	char ext[32];
+
+	if (i == 0)
+		return qpath(dir, sub, id, "args");
+	snprintf(ext, sizeof ext, "a%zu", i - 1);
+	return qpath(dir, sub, id, ext);
 }
 
 uid_t
@@ -551,11 +573,18 @@ q_failed_remove(struct qentry *q)
 {
 	char *msg = qpath(q->dir, "failed", q->id, "msg");
 	char *env = qpath(q->dir, "failed", q->id, "env");
-	char *fdir = strfmt("%s/failed", q->dir);
+	char *fdir = strfmt("%s/failed", q->dir), *p;
+	size_t i;
 	int r = -1;
 
 	if (msg && env && fdir && unlink_retry(env) == 0) {
 		(void)unlink_retry(msg);
+		/* A saved message's command line and attachments go with it. */
+		for (i = 0; q->env.saved && i <= q->env.nattach; i++) {
+			if ((p = saved_part(q->dir, "failed", q->id, i)) != NULL)
+				(void)unlink_retry(p);
+			free(p);
+		}
 		(void)fsync_dir(fdir);
 		r = 0;
 	}
@@ -754,19 +783,32 @@ failed_id(const char *dir, const char *id, const struct strlist *rcpts, int *aga
 	return NULL;
 }
 
-/* Copies the data of q to path (through a temp file in tmp/), for when it cannot be linked. */
+/*
+ * Puts the file from at path to: linked when it can be (the same file
+ * system), else copied from from->fd through a temp file in DIR/tmp; an
+ * empty file when fd is -1 (a part that is missing).
+ */
 static int
-copy_data(struct qentry *q, const char *path)
+keep_part(const char *dir, const char *id, const struct qpart *from, uid_t owner,
+    const char *to)
 {
-	char buf[65536], *tmp = strfmt("%s/tmp/%s.copy%ld", q->dir, q->id, (long)getpid());
+	struct stat a, b;
+	char buf[65536], *tmp;
 	off_t off = 0;
 	ssize_t k;
 	int fd, r = -1;
 
-	if (tmp == NULL)
+	if (from->path && from->fd != -1 && link(from->path, to) == 0) {
+		/* The file behind fd, not what its name points to now (a link, say). */
+		if (fstat(from->fd, &a) == 0 && lstat(to, &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
+			return 0;
+		unlink(to);
+	}
+	if ((tmp = strfmt("%s/tmp/%s.copy%ld", dir, id, (long)getpid())) == NULL)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1 || own_file(fd, q->dir, q->env.uid) == -1) {
+	if (fd == -1 || own_file(fd, dir, owner) == -1) {
 		if (fd != -1) {
 			close(fd);
 			unlink(tmp);
@@ -775,7 +817,7 @@ copy_data(struct qentry *q, const char *path)
 		return -1;
 	}
 	for (;;) {
-		k = pread(q->fd, buf, sizeof buf, off);
+		k = from->fd == -1 ? 0 : pread(from->fd, buf, sizeof buf, off);
 		if (k == -1 && errno == EINTR)
 			continue;
 		if (k <= 0)
@@ -786,7 +828,7 @@ copy_data(struct qentry *q, const char *path)
 	}
 	if (k == 0 && fsync(fd) == 0 && close(fd) == 0) {
 		fd = -1;
-		if (rename(tmp, path) == 0)
+		if (rename(tmp, to) == 0)
 			r = 0;
 	}
 	if (fd != -1)
@@ -798,29 +840,26 @@ copy_data(struct qentry *q, const char *path)
 }
 
 int
-q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist *replies,
-    const char *why, const char *report, char *fidbuf, size_t fidlen, char **err)
+q_failed_add(const char *dir, const char *id, const struct qpart *data,
+    const struct qpart *parts, const struct envelope *e, char *fidbuf, size_t fidlen,
+    char **err)
 {
-	struct envelope e;
 	struct stat st;
-	char *fdir = strfmt("%s/failed", q->dir), *fid = NULL, *msg = NULL, *fmsg = NULL;
+	char *fdir = strfmt("%s/failed", dir), *fid = NULL, *fmsg = NULL, *p;
+	size_t i, made = 0, nparts = e->saved ? e->nattach + 1 : 0;
 	mode_t mode;
-	size_t i;
 	int r = -1, again;
 
-	env_init(&e);
 	*err = NULL;
-	if (fdir == NULL || (msg = qpath(q->dir, NULL, q->id, "msg")) == NULL)
+	if (fdir == NULL)
 		goto nomem;
-	mode = stat(q->dir, &st) == 0 && (st.st_mode & S_ISGID) ? 02770 : 0700;
+	mode = stat(dir, &st) == 0 && (st.st_mode & S_ISGID) ? 02770 : 0700;
 	if (mkdir(fdir, mode) == -1 && errno != EEXIST) {
 		*err = strfmt("cannot create %s: %s", fdir, strerror(errno));
 		goto out;
 	}
-	if (rcpts == NULL)
-		rcpts = &q->env.rcpts;
-	if ((fid = failed_id(q->dir, q->id, rcpts, &again)) == NULL ||
-	    (fmsg = qpath(q->dir, "failed", fid, "msg")) == NULL)
+	if ((fid = failed_id(dir, id, &e->rcpts, &again)) == NULL ||
+	    (fmsg = qpath(dir, "failed", fid, "msg")) == NULL)
 		goto nomem;
 	if (again) {
 		/* Kept (and reported) already: one copy, one bounce. */
@@ -828,10 +867,67 @@ q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist 
 		goto done;
 	}
 	/* The data is shared with the queue entry when it can be; copied when not. */
-	if (link(msg, fmsg) == -1 && copy_data(q, fmsg) == -1) {
-		*err = strfmt("cannot copy %s to %s: %s", msg, fdir, strerror(errno));
+	if (keep_part(dir, fid, data, e->uid, fmsg) == -1) {
+		*err = strfmt("cannot copy %s to %s: %s", data->path ? data->path : id, fdir,
+		    strerror(errno));
 		goto out;
 	}
+	/* The parts of a saved message before its envelope: then it is whole. */
+	for (; made < nparts; made++) {
+		if ((p = saved_part(dir, "failed", fid, made)) == NULL)
+			goto undo;
+		if (keep_part(dir, fid, &parts[made], e->uid, p) == -1) {
+			*err = strfmt("cannot copy %s to %s: %s", parts[made].path, fdir,
+			    strerror(errno));
+			free(p);
+			goto undo;
+		}
+		free(p);
+	}
+	if (write_env(dir, "failed", fid, e) == -1 && write_env(dir, "failed", fid, e) == -1) {
+		*err = strfmt("cannot write %s/%s.env: %s", fdir, fid, strerror(errno));
+		goto undo;
+	}
+	if (fsync_dir(fdir) == -1)
+		log_info("%s: cannot sync %s: %s", id, fdir, strerror(errno));
+	r = 0;
+done:
+	if (fidlen)
+		snprintf(fidbuf, fidlen, "%s", fid);
+	goto out;
+undo:
+	for (i = 0; i < made; i++) {
+		if ((p = saved_part(dir, "failed", fid, i)) != NULL)
+			unlink(p);
+		free(p);
+	}
+	unlink(fmsg);
+	if (*err == NULL)
+		goto nomem;
+	goto out;
+nomem:
+	free(*err);
+	*err = strdup("out of memory");
+out:
+	free(fdir);
+	free(fid);
+	free(fmsg);
+	return r;
+}
+
+int
+q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist *replies,
+    const char *why, const char *report, char *fidbuf, size_t fidlen, char **err)
+{
+	struct envelope e;
+	struct qpart data;
+	char *msg = qpath(q->dir, NULL, q->id, "msg");
+	size_t i;
+	int r;
+
+	env_init(&e);
+	if (rcpts == NULL)
+		rcpts = &q->env.rcpts;
 	e.account = xstrdup(q->env.account);
 	e.sender = xstrdup(q->env.sender);
 	e.uid = q->env.uid;	/* still its submitter's */
@@ -845,28 +941,15 @@ q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist 
 	e.error = xstrdup(why);
 	e.failed = time(NULL);
 	e.report = xstrdup(report);
-	if (write_env(q->dir, "failed", fid, &e) == -1 &&
-	    write_env(q->dir, "failed", fid, &e) == -1) {
-		*err = strfmt("cannot write %s/%s.env: %s", fdir, fid, strerror(errno));
-		unlink(fmsg);
-		goto out;
-	}
-	if (fsync_dir(fdir) == -1)
-		log_info("%s: cannot sync %s: %s", q->id, fdir, strerror(errno));
-	r = 0;
-done:
-	if (fidlen)
-		snprintf(fidbuf, fidlen, "%s", fid);
-	goto out;
-nomem:
-	free(*err);
-	*err = strdup("out of memory");
-out:
+	data.path = msg;
+	data.fd = q->fd;
+	if (msg == NULL) {
+		*err = strdup("out of memory");
+		r = -1;
+	} else
+		r = q_failed_add(q->dir, q->id, &data, NULL, &e, fidbuf, fidlen, err);
 	env_free(&e);
-	free(fdir);
-	free(fid);
 	free(msg);
-	free(fmsg);
 	return r;
 }
 
@@ -918,15 +1001,35 @@ writer_gone(const char *name)
 }
 
 /*
+ * ID when name is a part of an entry, ID.msg, ID.in, ID.args or ID.aN, and
+ * not its mark (the file whose existence makes the entry); else NULL.
+ */
+static char *
+part_of(const char *name, const char *mark)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (dot == NULL || dot == name || strcmp(dot, mark) == 0)
+		return NULL;
+	if (strcmp(dot, ".msg") != 0 && strcmp(dot, ".in") != 0 &&
+	    strcmp(dot, ".args") != 0 && !(dot[1] == 'a' && dot[2] &&
+	    strspn(dot + 2, "0123456789") == strlen(dot + 2)))
+		return NULL;
+	return xstrndup(name, (size_t)(dot - name));
+}
+
+/*
  * Removes, in one directory, what a crash or a kill left: temp files whose
- * writer is gone or that are a day old; with entries = 1 also data files
- * without an envelope (a day old) and ID.done (the server had it).  A file
- * locked by a live process stays.
+ * writer is gone or that are a day old; with a mark (".env": the queue and
+ * failed/, ".args": saved/) also the parts of entries without their mark
+ * (a day old) and ID.done (the server had it).  A file locked by a live
+ * process stays.  by_pid: the pid in a name is its writer's (tmp/ and the
+ * queue; not failed/ and saved/, whose ids name who queued the message).
  */
 static void
-clean_dir(const char *dir, int entries)
+clean_dir(const char *dir, const char *mark, int by_pid)
 {
-	char *p, *env;
+	char *p, *id, *env;
 	DIR *d;
 	struct dirent *de;
 	struct stat st;
@@ -940,13 +1043,14 @@ clean_dir(const char *dir, int entries)
 		n = strlen(de->d_name);
 		if (de->d_name[0] == '.')
 			continue;
-		done = entries && n > 5 && strcmp(de->d_name + n - 5, ".done") == 0;
+		done = mark && n > 5 && strcmp(de->d_name + n - 5, ".done") == 0;
 		tmp = strstr(de->d_name, ".env.tmp") != NULL || strstr(de->d_name, ".copy");
-		if (entries && !done && !tmp) {
-			/* A data file whose envelope was never written (the caller saw a failure). */
-			if (n < 5 || strcmp(de->d_name + n - 4, ".msg") != 0)
+		if (mark && !done && !tmp) {
+			/* A part whose entry was never made (the caller saw a failure), or is gone. */
+			if ((id = part_of(de->d_name, mark)) == NULL)
 				continue;
-			env = strfmt("%s/%.*s.env", dir, (int)(n - 4), de->d_name);
+			env = strfmt("%s/%s%s", dir, id, mark);
+			free(id);
 			if (env == NULL || !absent(env)) {
 				free(env);
 				continue;
@@ -955,7 +1059,7 @@ clean_dir(const char *dir, int entries)
 		}
 		p = strfmt("%s/%s", dir, de->d_name);
 		if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (done || writer_gone(de->d_name) || now - st.st_mtime > 86400)) {
+		    (done || (by_pid && writer_gone(de->d_name)) || now - st.st_mtime > 86400)) {
 			fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
 				unlink(p);
@@ -978,17 +1082,25 @@ clean_dir(const char *dir, int entries)
 void
 q_clean(const char *dir)
 {
-	char *tmp = strfmt("%s/tmp", dir);
+	char *tmp = strfmt("%s/tmp", dir), *failed = strfmt("%s/failed", dir);
 
 	if (tmp)
-		clean_dir(tmp, 0);
+		clean_dir(tmp, NULL, 1);
+	clean_dir(dir, ".env", 1);
+	if (failed)
+		clean_dir(failed, ".env", 0);
 	free(tmp);
-	clean_dir(dir, 1);
+	free(failed);
 }
 
-/* "3m", "2h", "45s", "1d". */
-static void
-age(char *buf, size_t n, time_t secs)
+void
+q_clean_saved(const char *sdir)
+{
+	clean_dir(sdir, ".args", 0);
+}
+
+void
+q_age(char *buf, size_t n, time_t secs)
 {
 	if (secs < 0)
 		secs = 0;
@@ -1079,7 +1191,7 @@ print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 		strftime(when, sizeof when, "%a %b %e %H:%M:%S", &tm);
 		fprintf(out, "%-25s%c %9lld %-20s %s\n", ids.v[i], sub ? '!' : busy ? '*' : ' ',
 		    (long long)e.size, when, *e.sender ? e.sender : "<>");
-		age(a, sizeof a, now - e.created);
+		q_age(a, sizeof a, now - e.created);
 		if (sub) {
 			localtime_r(&e.failed, &tm);
 			strftime(when, sizeof when, "%a %b %e %H:%M", &tm);
@@ -1087,7 +1199,7 @@ print_dir(const char *dir, const char *sub, FILE *out, long long *bytes)
 			fprintf(out, "%58s(given up %s; %s)\n", "", e.failed ? when : "",
 			    report_text(e.report, rep, sizeof rep));
 		} else if (e.error || e.attempts) {
-			age(nx, sizeof nx, e.next - now);
+			q_age(nx, sizeof nx, e.next - now);
 			fprintf(out, "%58s(%s; %d attempt%s, age %s, next %s)\n", "",
 			    e.error ? e.error : "not yet tried", e.attempts,
 			    e.attempts == 1 ? "" : "s", a, e.next > now ? nx : "now");
@@ -1128,8 +1240,17 @@ q_print(const char *dir, FILE *out)
 	else
 		summary(out, bytes, n, "");
 	/* Then what was given up, in its own section. */
-	bytes = 0;
+	q_print_failed(dir, out);
+	return 0;
+}
+
+size_t
+q_print_failed(const char *dir, FILE *out)
+{
+	long long bytes = 0;
+	size_t n;
+
 	if ((n = print_dir(dir, "failed", out, &bytes)) > 0)
 		summary(out, bytes, n, "failed ");
-	return 0;
+	return n;
 }

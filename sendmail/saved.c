@@ -442,13 +442,13 @@ saved_note(const char *dir, const char *sdir, const char *id, struct saved *sv, 
 	free(args);
 }
 
-/* 1 when the queue already has it (a completion cut short after the spooling). */
+/* 1 when the queue directory dir has it, queued or failed. */
 static int
-completed_before(const struct postie_cfg *cfg, const char *id)
+has_entry(const char *dir, const char *id)
 {
 	struct stat st;
-	char *a = strfmt("%s/%s.env", cfg->queue_dir, id);
-	char *b = strfmt("%s/failed/%s.env", cfg->queue_dir, id);
+	char *a = strfmt("%s/%s.env", dir, id);
+	char *b = strfmt("%s/failed/%s.env", dir, id);
 	int r = (a && lstat(a, &st) == 0) || (b && lstat(b, &st) == 0);
 
 	free(a);
@@ -456,85 +456,287 @@ completed_before(const struct postie_cfg *cfg, const char *id)
 	return r;
 }
 
-/* Completes one locked saved message of owner; 1 done, 0 kept (with the reason noted). */
+/*
+ * 1 when a queue has it already: completed, or given up, by a run cut
+ * short before it removed it from saved/ (dir: the built-in queue).
+ */
 static int
-complete_one(struct postie_cfg *cfg, const char *dir, const char *sdir, const char *id,
-    struct saved *sv, uid_t owner)
+completed_before(const struct postie_cfg *cfg, const char *dir, const char *id)
+{
+	return has_entry(dir, id) || (cfg && has_entry(cfg->queue_dir, id));
+}
+
+/* How many --attach files the command line of sv names. */
+static size_t
+count_attach(const struct saved *sv)
+{
+	size_t n = 0;
+	int k;
+
+	for (k = 0; sv && k < sv->argc; k++)
+		if (strcmp(sv->argv[k], "--attach") == 0 || strncmp(sv->argv[k], "--attach=", 9) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * The command line of sv into o, as the send it was (the same words: 0),
+ * -1 when it is not one, 1 out of memory.  o then needs opts_free().
+ */
+static int
+saved_opts(const struct saved *sv, struct opts *o, uid_t owner)
+{
+	char **argv;
+	int code = 0, r = -1, i;
+
+	opts_init(o);
+	if ((argv = calloc((size_t)sv->argc + 2, sizeof *argv)) == NULL)
+		return 1;
+	argv[0] = (char *)"sendmail";
+	for (i = 0; i < sv->argc; i++)
+		argv[i + 1] = sv->argv[i];
+	/* opts keeps pointers into sv's words, not into argv. */
+	if (opts_parse(sv->argc + 1, argv, o, &code) == 0 && o->mode == 'm')
+		r = 0;
+	free(argv);
+	o->conf = NULL;		/* this configuration, never one named in the file */
+	o->verbose = 0;
+	o->submitter = owner;
+	return r;
+}
+
+static void
+opts_free(struct opts *o)
+{
+	attach_close(o);
+	sl_free(&o->rcpts);
+	sl_free(&o->attach);
+	sl_free(&o->attach_type);
+}
+
+/*
+ * Completes saved message id of owner (its command line sv, its input
+ * SDIR/ID.INEXT) into cfg's queue as entry qid: 1 done, 0 not now, -1
+ * never (outcome_saved_final); *why (malloc'd) says why not, *e its class.
+ */
+static int
+complete_one(struct postie_cfg *cfg, const char *sdir, const char *id, const char *inext,
+    const struct saved *sv, uid_t owner, const char *qid, char **why, enum px_err *e)
 {
 	struct submit_result res;
 	struct reader r;
 	struct opts o;
-	char **argv;
 	size_t i;
-	int code = 0, in, done = 0;
+	int in, k, done = -1;
 
-	opts_init(&o);
-	if ((argv = calloc((size_t)sv->argc + 2, sizeof *argv)) == NULL)
-		return 0;
-	argv[0] = (char *)"sendmail";
-	for (i = 0; i < (size_t)sv->argc; i++)
-		argv[i + 1] = sv->argv[i];
-	/* The same words a send took: anything else is not a saved send. */
-	if (opts_parse(sv->argc + 1, argv, &o, &code) == -1 || o.mode != 'm') {
-		saved_note(dir, sdir, id, sv, "the saved command line is not a send");
+	*why = NULL;
+	*e = PX_USAGE;
+	if ((k = saved_opts(sv, &o, owner)) != 0) {
+		/* Not a send: never one; no memory: later. */
+		done = k == -1 ? -1 : 0;
+		if (k == -1)
+			*why = strdup("the saved command line is not a send");
 		goto out;
 	}
-	o.conf = NULL;		/* this configuration, never one named in the file */
-	o.verbose = 0;
 	o.delivery = 'q';	/* spooled here, sent by the run */
 	o.dot_ends = 0;		/* the lone dot was dealt with when it was read */
 	o.need_dot = 0;
-	o.submitter = owner;
-	o.qid = id;
+	o.qid = qid;
+	*e = PX_NOINPUT;
 	if (o.attach.n > 0) {
-		if ((o.attach_fd = calloc(o.attach.n, sizeof *o.attach_fd)) == NULL)
+		if ((o.attach_fd = calloc(o.attach.n, sizeof *o.attach_fd)) == NULL) {
+			done = 0;
 			goto out;
+		}
+		for (i = 0; i < o.attach.n; i++)
+			o.attach_fd[i] = -1;
 		for (i = 0; i < o.attach.n; i++) {
 			char ext[32];
 
 			snprintf(ext, sizeof ext, "a%zu", i);
 			if ((o.attach_fd[i] = open_saved(sdir, id, ext)) == -1) {
-				saved_note(dir, sdir, id, sv, "a saved attachment is missing");
+				*why = strdup("a saved attachment is missing");
 				goto out;
 			}
 		}
 	}
-	if ((in = open_saved(sdir, id, "in")) == -1) {
-		saved_note(dir, sdir, id, sv, "the saved input is missing");
+	if ((in = open_saved(sdir, id, inext)) == -1) {
+		*why = strdup("the saved input is missing");
 		goto out;
 	}
 	if (rd_init(&r, in, READ_BUF) == -1) {
 		close(in);
+		done = 0;
 		goto out;
 	}
 	submit(cfg, &o, &r, &res);
 	rd_free(&r);
 	close(in);
+	*e = res.err;
 	if (res.err == PX_OK) {
 		log_event(LOG_NOTICE, "%s: saved message completed into %s", id, cfg->queue_dir);
 		done = 1;
+		free(res.msg);
 	} else {
-		/* A configuration problem waits for the next; the message's own says why. */
-		saved_note(dir, sdir, id, sv, res.msg ? res.msg : "cannot complete it");
-		log_error("%s: the saved message cannot be completed yet: %s", id,
-		    res.msg ? res.msg : "?");
+		*why = res.msg ? res.msg : strdup("cannot complete it");
+		done = outcome_saved_final(res.err) ? -1 : 0;
 	}
-	free(res.msg);
 out:
-	free(argv);
-	attach_close(&o);
-	sl_free(&o.rcpts);
-	sl_free(&o.attach);
-	sl_free(&o.attach_type);
+	if (*why == NULL && done != 1)
+		*why = strdup("out of memory");
+	opts_free(&o);
 	return done;
 }
 
+/* s with control characters as '?': it goes into an envelope line. */
+static char *
+clean_word(const char *s)
+{
+	char *c = xstrdup(s), *p;
+
+	for (p = c; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return c;
+}
+
 /*
- * Opens, (lock: locks) and reads sdir/ID.args; its owner in *st.  The fd,
- * or -1 when it is busy, not the caller's to see, or not a saved entry.
+ * The envelope of saved message sv (NULL: ID.args is no saved entry) as
+ * failed/ keeps it: the account and sender the completed message would
+ * have had in cfg (if it is the configuration meant), its command line's
+ * recipients, and who is told: a bounce when there is a sender, an account
+ * and a recipient, and bounce is not "none".
+ */
+static void
+give_up_env(struct postie_cfg *cfg, const struct saved *sv, uid_t owner, struct envelope *e)
+{
+	struct smtp_account *a = NULL;
+	struct opts o;
+	char *err = NULL, *sender = NULL;
+	int ok = sv && saved_opts(sv, &o, owner) == 0;
+	size_t i;
+
+	if (sv == NULL)
+		opts_init(&o);
+	for (i = 0; ok && i < o.rcpts.n; i++)
+		sl_addown(&e->rcpts, clean_word(o.rcpts.v[i]));
+	for (i = 0; i < e->rcpts.n; i++)
+		sl_add(&e->replies, "");
+	if (!ok)
+		err = strdup("the saved command line is not a send");
+	else if (cfg == NULL)
+		err = strdup("the configuration cannot be loaded");
+	else if (message_envelope(cfg, &o, &a, &sender, &err) != PX_OK)
+		a = NULL;
+	if (a) {
+		e->account = xstrdup(a->name);
+		e->sender = sender;
+		if (e->rcpts.n == 0)
+			e->report = strdup("none (no recipient is known: the message was never "
+			    "completed)");
+		else
+			e->report = xstrdup(outcome_report(0, *sender == '\0', a->bounce));
+	} else {
+		e->account = strdup("");
+		/* Who sent it, for mailq: -f as given, else the login. */
+		e->sender = ok && o.sender ? clean_word(o.sender) : util_username_of(owner);
+		e->report = strfmt("none (no account can be chosen: %s)", err ? err : "?");
+		free(sender);
+	}
+	free(err);
+	opts_free(&o);
+}
+
+/*
+ * Gives up saved message id (ID.args open and locked at afd; read into sv,
+ * or sv NULL when it is no saved entry) for why: it goes to failed/ of the
+ * queue it was meant for (cfg's, when cfg is the configuration it was
+ * meant for; else the built-in one, dir), with its command line and
+ * attachments, and leaves saved/.  1 when a bounce is due, 0 when not, -1
+ * when it cannot be moved (it stays).
  */
 static int
-open_args(const char *sdir, const char *id, int lock, struct stat *st, struct saved *sv)
+give_up(struct postie_cfg *cfg, const char *dir, const char *sdir, const char *id, int afd,
+    const struct saved *sv, uid_t owner, time_t created, const char *why)
+{
+	struct envelope e;
+	struct qpart data, *parts = NULL;
+	struct stat st;
+	const char *to = cfg ? cfg->queue_dir : dir;
+	char fid[96], *err = NULL, ext[32], **paths = NULL;
+	size_t i, natt = count_attach(sv);
+	int r = -1;
+
+	env_init(&e);
+	memset(&data, 0, sizeof data);
+	data.fd = -1;
+	e.uid = owner;
+	e.created = created;
+	e.failed = time(NULL);
+	e.error = xstrdup(why);
+	e.saved = 1;
+	e.nattach = natt;
+	give_up_env(cfg, sv, owner, &e);
+	if ((parts = calloc(natt + 1, sizeof *parts)) != NULL)
+		for (i = 0; i < natt + 1; i++)
+			parts[i].fd = -1;
+	if (parts == NULL || (paths = calloc(natt + 2, sizeof *paths)) == NULL ||
+	    e.account == NULL || e.sender == NULL || e.report == NULL || e.error == NULL) {
+		log_error("%s: out of memory; it stays in %s", id, sdir);
+		goto out;
+	}
+	/*
+	 * The parts are locked while they are linked into failed/, where a
+	 * cleaner would otherwise take them for leftovers until the envelope
+	 * is there.  A part that is missing is kept empty.
+	 */
+	data.path = paths[natt + 1] = strfmt("%s/%s.in", sdir, id);
+	if ((data.fd = open_saved(sdir, id, "in")) != -1) {
+		(void)flock(data.fd, LOCK_EX | LOCK_NB);
+		if (fstat(data.fd, &st) == 0)
+			e.size = st.st_size;
+	}
+	parts[0].path = paths[0] = strfmt("%s/%s.args", sdir, id);
+	parts[0].fd = afd;
+	for (i = 0; i < natt; i++) {
+		snprintf(ext, sizeof ext, "a%zu", i);
+		parts[i + 1].path = paths[i + 1] = strfmt("%s/%s.%s", sdir, id, ext);
+		if ((parts[i + 1].fd = open_saved(sdir, id, ext)) != -1)
+			(void)flock(parts[i + 1].fd, LOCK_EX | LOCK_NB);
+	}
+	if (q_init(to, &err) == -1 ||
+	    q_failed_add(to, id, &data, parts, &e, fid, sizeof fid, &err) == -1) {
+		log_error("%s: the saved message cannot be given up: %s; it stays in %s", id,
+		    err ? err : strerror(errno), sdir);
+		goto out;
+	}
+	log_event(LOG_ERR, "%s: uid=%ld from=<%s> saved message given up: %s; kept in %s/failed "
+	    "as %s, report: %s", id, (long)owner, e.sender, why, to, fid, e.report);
+	if (strncmp(e.report, "none (no account", 16) == 0)
+		log_error("%s: no bounce: %.*s", id, (int)strlen(e.report) - 7, e.report + 6);
+	saved_remove(sdir, id, natt);
+	r = bounce_pending(e.report);
+out:
+	free(err);
+	if (data.fd != -1)
+		close(data.fd);
+	for (i = 0; paths && i < natt + 2; i++)
+		free(paths[i]);
+	for (i = 1; parts && i < natt + 1; i++)
+		if (parts[i].fd != -1)
+			close(parts[i].fd);
+	free(paths);
+	free(parts);
+	env_free(&e);
+	return r;
+}
+
+/*
+ * Opens and (lock) locks sdir/ID.args, its owner in *st: the fd, or -1 when
+ * it is busy, gone or not the caller's to see.
+ */
+static int
+open_args(const char *sdir, const char *id, int lock, struct stat *st)
 {
 	char *p = strfmt("%s/%s.args", sdir, id);
 	int fd = p ? open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
@@ -544,7 +746,7 @@ open_args(const char *sdir, const char *id, int lock, struct stat *st, struct sa
 		return -1;
 	/* Whose it is: who created the file, whatever it says. */
 	if ((lock && flock(fd, LOCK_EX | LOCK_NB) == -1) || fstat(fd, st) == -1 ||
-	    !q_visible(st->st_uid) || read_args(fd, sv) == -1) {
+	    !S_ISREG(st->st_mode) || !q_visible(st->st_uid)) {
 		close(fd);
 		return -1;
 	}
@@ -572,6 +774,69 @@ list_saved(const char *sdir, struct strlist *ids)
 	return 0;
 }
 
+/* How long a saved message waits: the queue_lifetime of the configuration it is meant for. */
+static long
+lifetime(const struct postie_cfg *cfg, const struct saved *sv)
+{
+	return cfg && sv && meant_for(sv->files, cfg->path) ? cfg->queue_lifetime :
+	    CONF_QUEUE_LIFETIME;
+}
+
+/*
+ * One locked saved entry (sv NULL: its ID.args is no saved entry): done
+ * before, completed, given up, or kept with the reason noted.  1 when the
+ * queue has something to send for it (completed, or a bounce due).
+ */
+static int
+saved_one(struct postie_cfg *cfg, const char *dir, const char *sdir, const char *id, int afd,
+    struct saved *sv, const struct stat *st)
+{
+	time_t now = time(NULL), created = sv ? sv->created : st->st_mtime;
+	long life = lifetime(cfg, sv);
+	enum px_err e;
+	char *why = NULL, *msg, span[32];
+	int r = 0, k;
+
+	if (sv && completed_before(cfg, dir, id)) {
+		saved_remove(sdir, id, count_attach(sv));
+		log_event(LOG_NOTICE, "%s: completed before; removed from %s", id, sdir);
+		return 0;
+	}
+	if (sv && cfg && meant_for(sv->files, cfg->path)) {
+		k = complete_one(cfg, sdir, id, "in", sv, st->st_uid, id, &why, &e);
+		if (k == 1) {
+			saved_remove(sdir, id, count_attach(sv));
+			return 1;
+		}
+		if (k == -1) {
+			/* Nothing a configuration can mend: no use waiting. */
+			msg = strfmt("the saved message cannot be completed: %s", why);
+			r = give_up(cfg, dir, sdir, id, afd, sv, st->st_uid, created,
+			    msg ? msg : why);
+			free(msg);
+			free(why);
+			return r == 1;
+		}
+		if (now - created <= life) {
+			saved_note(dir, sdir, id, sv, why);
+			log_error("%s: the saved message cannot be completed yet: %s", id, why);
+			free(why);
+			return 0;
+		}
+		free(sv->error);
+		sv->error = why;
+	}
+	if (now - created <= life)
+		return 0;	/* another configuration's, still in time */
+	q_age(span, sizeof span, now - created);
+	msg = strfmt("given up after %s in saved/ (queue_lifetime), never completed: %s", span,
+	    sv ? sv->error : "ID.args is no saved entry");
+	r = give_up(sv && cfg && meant_for(sv->files, cfg->path) ? cfg : NULL, dir, sdir, id,
+	    afd, sv, st->st_uid, created, msg ? msg : "given up");
+	free(msg);
+	return r == 1;
+}
+
 int
 saved_complete(struct postie_cfg *cfg)
 {
@@ -579,40 +844,73 @@ saved_complete(struct postie_cfg *cfg)
 	struct saved sv;
 	struct stat st;
 	char *dir = conf_default_queue_dir(), *sdir;
-	size_t i, natt;
-	int fd, n = 0, k;
+	size_t i;
+	int fd, n = 0, ok;
 
 	sl_init(&ids);
 	if (dir == NULL || (sdir = strfmt("%s/saved", dir)) == NULL) {
 		free(dir);
 		return 0;
 	}
+	/* What a kill left in saved/ (and in the built-in queue, when it is not cfg's). */
+	q_clean_saved(sdir);
+	if (cfg == NULL || strcmp(cfg->queue_dir, dir) != 0)
+		q_clean(dir);
 	if (list_saved(sdir, &ids) == -1)
 		log_error("cannot read %s: %s", sdir, strerror(errno));
 	for (i = 0; i < ids.n; i++) {
-		if ((fd = open_args(sdir, ids.v[i], 1, &st, &sv)) == -1)
+		if ((fd = open_args(sdir, ids.v[i], 1, &st)) == -1)
 			continue;
-		for (natt = 0, k = 0; k < sv.argc; k++)
-			if (strcmp(sv.argv[k], "--attach") == 0 ||
-			    strncmp(sv.argv[k], "--attach=", 9) == 0)
-				natt++;
-		if (!meant_for(sv.files, cfg->path)) {
-			/* Another configuration's: it completes that one's messages. */
-		} else if (completed_before(cfg, ids.v[i])) {
-			saved_remove(sdir, ids.v[i], natt);
-			log_event(LOG_NOTICE, "%s: completed before; removed from %s", ids.v[i],
-			    sdir);
-		} else if (complete_one(cfg, dir, sdir, ids.v[i], &sv, st.st_uid)) {
-			saved_remove(sdir, ids.v[i], natt);
-			n++;
-		}
-		saved_free(&sv);
+		ok = read_args(fd, &sv) == 0;
+		n += saved_one(cfg, dir, sdir, ids.v[i], fd, ok ? &sv : NULL, &st);
+		if (ok)
+			saved_free(&sv);
 		close(fd);
 	}
 	sl_free(&ids);
 	free(sdir);
 	free(dir);
 	return n;
+}
+
+enum px_err
+saved_requeue(struct postie_cfg *cfg, struct qentry *q, char **err)
+{
+	struct saved sv;
+	struct stat st;
+	char *fdir = strfmt("%s/failed", q->dir), *why = NULL, *p;
+	enum px_err e = PX_NOINPUT;
+	int fd = -1;
+
+	*err = NULL;
+	if (fdir == NULL) {
+		*err = strdup("out of memory");
+		e = PX_SOFTWARE;
+		goto out;
+	}
+	if ((fd = open_saved(fdir, q->id, "args")) == -1 || read_args(fd, &sv) == -1) {
+		*err = strfmt("its saved command line (%s/%s.args) cannot be read", fdir, q->id);
+		goto out;
+	}
+	p = strfmt("%s/%s.env", cfg->queue_dir, q->id);
+	if (p && lstat(p, &st) == 0) {
+		*err = strfmt("%s is in the queue already", q->id);
+		e = PX_USAGE;
+	} else if (complete_one(cfg, fdir, q->id, "msg", &sv, q->env.uid, q->id, &why, &e) == 1) {
+		if (q_failed_remove(q) == -1)
+			log_error("%s: in the queue, but its copy in failed/ stays: %s", q->id,
+			    strerror(errno));
+		e = PX_OK;
+	} else
+		*err = strfmt("the saved message cannot be completed: %s", why);
+	free(p);
+	free(why);
+	saved_free(&sv);
+out:
+	if (fd != -1)
+		close(fd);
+	free(fdir);
+	return e;
 }
 
 /* A word of a command line for mailq: printable, control characters escaped. */
@@ -628,25 +926,30 @@ put_word(FILE *out, const char *w)
 }
 
 size_t
-saved_print(FILE *out)
+saved_print(FILE *out, const struct postie_cfg *cfg)
 {
 	struct strlist ids;
 	struct saved sv;
 	struct stat st, sin;
 	struct tm tm;
-	char *dir = conf_default_queue_dir(), *sdir, when[64];
+	char *dir = conf_default_queue_dir(), *sdir, when[64], a[32], left[32];
+	time_t now = time(NULL), created;
 	size_t i, count = 0;
-	int fd, in, k;
+	int fd, in, k, ok;
 
 	sl_init(&ids);
 	if (dir == NULL || (sdir = strfmt("%s/saved", dir)) == NULL) {
 		free(dir);
 		return 0;
 	}
+	/* Saved messages given up while no configuration loaded: the built-in failed/. */
+	if (cfg && strcmp(cfg->queue_dir, dir) != 0)
+		(void)q_print_failed(dir, out);
 	(void)list_saved(sdir, &ids);
 	for (i = 0; i < ids.n; i++) {
-		if ((fd = open_args(sdir, ids.v[i], 0, &st, &sv)) == -1)
+		if ((fd = open_args(sdir, ids.v[i], 0, &st)) == -1)
 			continue;
+		ok = read_args(fd, &sv) == 0;
 		close(fd);
 		if (count++ == 0)
 			fprintf(out, "\n-Saved unprocessed in %s: the configuration could not be "
@@ -656,14 +959,23 @@ saved_print(FILE *out)
 			sin.st_size = 0;
 		if (in != -1)
 			close(in);
-		localtime_r(&sv.created, &tm);
+		created = ok ? sv.created : st.st_mtime;
+		localtime_r(&created, &tm);
 		strftime(when, sizeof when, "%a %b %e %H:%M:%S", &tm);
+		q_age(a, sizeof a, now - created);
+		q_age(left, sizeof left, created + lifetime(cfg, ok ? &sv : NULL) - now);
 		fprintf(out, "%-25s%c %9lld %-20s\n", ids.v[i], '#', (long long)sin.st_size, when);
-		fprintf(out, "%58s(%s)\n%58ssendmail", "", sv.error, "");
-		for (k = 0; k < sv.argc; k++)
-			put_word(out, sv.argv[k]);
-		fputs("\n\n", out);
-		saved_free(&sv);
+		/* When it goes to failed/ if nothing completes it (queue_lifetime). */
+		fprintf(out, "%58s(%s; age %s, given up in %s)\n", "",
+		    ok ? sv.error : "not a saved entry: its .args cannot be read", a, left);
+		if (ok) {
+			fprintf(out, "%58ssendmail", "");
+			for (k = 0; k < sv.argc; k++)
+				put_word(out, sv.argv[k]);
+			fputc('\n', out);
+			saved_free(&sv);
+		}
+		fputc('\n', out);
 	}
 	sl_free(&ids);
 	free(sdir);

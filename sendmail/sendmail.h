@@ -76,7 +76,10 @@ struct envelope {
 	struct strlist replies;	/* the reply each recipient got ("" none), parallel to rcpts */
 	time_t	 failed;	/* when it was given up */
 	char	*report;	/* who is told: "caller", "bounce", "bounced ID", "none (why)" */
+	int	 saved;		/* a saved message never completed: FID.args, FID.aN beside it */
+	size_t	 nattach;	/* its attachments (FID.a0 ...) */
 };
+#define Q_ATTACH_MAX	10000	/* attachments of a saved message, at most */
 #define NO_UID	((uid_t)-1)
 
 void	 env_init(struct envelope *e);
@@ -134,6 +137,21 @@ void	 q_retry_removals(void);	/* before exit: those removals again, logged */
  */
 int	 q_fail_copy(struct qentry *q, const struct strlist *rcpts, const struct strlist *replies,
 	    const char *why, const char *report, char *fid, size_t fidlen, char **err);
+/* A file to keep in failed/: linked from path when it can be, else copied from fd. */
+struct qpart {
+	const char *path;
+	int	 fd;
+};
+/*
+ * A new entry in DIR/failed for id with envelope e (what q_fail_copy
+ * writes; one copy for the same recipients): the data from data, and for
+ * a saved message (e->saved) its command line and attachments from
+ * parts[0 .. e->nattach] as FID.args, FID.a0 ...  The failed/ id into fid.
+ * 0, or -1 with *err (malloc'd): nothing of it is left in failed/.
+ */
+int	 q_failed_add(const char *dir, const char *id, const struct qpart *data,
+	    const struct qpart *parts, const struct envelope *e, char *fid, size_t fidlen,
+	    char **err);
 void	 q_close(struct qentry *q);
 int	 q_read_env(const char *path, struct envelope *e);
 /*
@@ -158,10 +176,16 @@ time_t	 q_backoff(int attempts);
 /*
  * Removes what a crash or a kill left in the queue: temp files whose
  * writer is gone (or a day old), data files without an envelope (a day
- * old), entries marked done.  Locked files stay.
+ * old; in failed/ too), entries marked done.  Locked files stay.
  */
 void	 q_clean(const char *dir);
+/* The same for a saved/ directory: parts (ID.in, ID.aN) without their ID.args, a day old. */
+void	 q_clean_saved(const char *sdir);
 int	 q_print(const char *dir, FILE *out);
+/* mailq's section of DIR/failed (q_print shows it after the queue); how many. */
+size_t	 q_print_failed(const char *dir, FILE *out);
+/* A time span as mailq shows it: "45s", "3m", "2h", "4d". */
+void	 q_age(char *buf, size_t n, time_t secs);
 int	 strcmp_p(const void *a, const void *b);
 
 /*
@@ -200,6 +224,15 @@ struct msgctx {
 };
 /* A new Message-ID field value, "<time.pid.random@domain>" (malloc'd). */
 char	*message_id(const char *domain);
+/*
+ * The account and envelope sender (malloc'd) a message submitted with o
+ * gets in cfg: -a, else the account for -f's address; -f rewritten as
+ * the account says, else the account's from, else the submitter at the
+ * account's domain.  PX_OK, or PX_USAGE (-f is no address), PX_CONFIG (no
+ * such account), PX_SOFTWARE, with *err (malloc'd).
+ */
+enum px_err message_envelope(struct postie_cfg *cfg, const struct opts *o,
+	    struct smtp_account **acct, char **sender, char **err);
 struct reader;
 /* Reads one message from r (up to end of input, or a lone "." with dot_ends). */
 enum px_err message_read(struct msgctx *m, struct reader *r, FILE *out);
@@ -290,6 +323,13 @@ void	 outcome_decide(const struct attempt *a, int attended, int may_queue, struc
 const char *outcome_report(int attended, int null_sender, int bounces);
 /* The fix to name for a failure that is not the message's (malloc'd), or NULL. */
 char	*outcome_fix(enum px_err e, const struct smtp_account *a);
+/*
+ * What the failure e of completing a saved message (saved.c) means: 1 when
+ * no configuration can mend it (the message or its command line: the
+ * message goes to failed/ at once), 0 when a later run may complete it
+ * (the configuration, this host).
+ */
+int	 outcome_saved_final(enum px_err e);
 
 /* deliver.c: tries an entry now and handles the outcome (remove, keep, fail). */
 /*
@@ -404,12 +444,23 @@ void	 submit_conclude(struct qentry *q, struct smtp_account *a, const struct ver
  * with o->dot_ends, dots as a message is read) and the command line; res
  * as for submit (res->saved, exit 75).  saved_complete: completes each
  * saved message this configuration is meant by (the same file), as a
- * normal submission with its arguments would, into the queue; returns how
- * many.  saved_print: mailq's section of them; returns how many.
+ * normal submission with its arguments would, into the queue.  A saved
+ * message that can never be completed (outcome_saved_final), or that
+ * outlives queue_lifetime (of the configuration it is meant for; with
+ * another or none, CONF_QUEUE_LIFETIME), goes to failed/ with its reason,
+ * its command line and attachments (envelope "saved"), a bounce due when
+ * a sender and an account are known; cfg NULL (none can be loaded): only
+ * that.  Returns how many give the queue something to send (completed, or
+ * a bounce due).  saved_requeue: --requeue of such a failed/ entry q
+ * (locked): completes it into cfg's queue as q->id and removes it from
+ * failed/; PX_OK, or the failure's class with *err (malloc'd), and it
+ * stays.  saved_print: mailq's section of them (cfg: the configuration
+ * loaded, or NULL), with when each is given up; returns how many.
  */
 void	 saved_store(const struct opts *o, struct reader *r, struct submit_result *res);
 int	 saved_complete(struct postie_cfg *cfg);
-size_t	 saved_print(FILE *out);
+enum px_err saved_requeue(struct postie_cfg *cfg, struct qentry *q, char **err);
+size_t	 saved_print(FILE *out, const struct postie_cfg *cfg);
 
 /* main.c: the defaults of a command line; the command line into o, as sendmail parses it (-1, with *code, to exit). */
 void	 opts_init(struct opts *o);

@@ -160,15 +160,23 @@ printf 'postie-saved 1\ncreated 1\nerror x\nfiles %s\nargs 1\nlink@example.net\0
 n=$(smtp_count "$T/s")
 sm "$T/h.conf" -q
 is "$LAST_STATUS" 0 "hostile saved files: -q exit 0"
-smtp_wait "$T/s" $((n + 1))
+smtp_wait "$T/s" $((n + 2))
 sleep 0.3
-is "$(smtp_count "$T/s")" $((n + 1)) "hostile saved files: only the well-formed one is sent"
+# the one whose input is a link can never be completed: failed/, and its sender is told
+is "$(smtp_count "$T/s")" $((n + 2)) "hostile saved files: only the well-formed one is sent, and a bounce"
 f=$(msgs "hostile 10000000000AE.1.0")
 [ -n "$f" ] && env_is "-C in a saved file: ignored, sent with the run's configuration" "${f%.msg}.env" \
 	me@example.org evil@example.net
 unlike "$(cat "$T/s"/*.msg)" "root:x:0:0" "a symbolic link as the saved input: not followed"
-is "$(ls "$SAVED" | grep -c args)" 5 "the malformed ones are left alone"
-rm -rf "$SAVED"
+# (the format is checked strictly: those are no entries; sendmail-saved.t: they age too)
+is "$(ls "$SAVED" | grep -c args)" 3 "the malformed ones are left alone"
+is "$(cd "$T/queue/failed" && ls 10000000000AD.1.0.env 10000000000AF.1.0.env)" \
+	"10000000000AD.1.0.env"$'\n'"10000000000AF.1.0.env" \
+	"a command line that is no send, an input that is a link: failed/ at once"
+is "$(stat -c %s:%F "$T/queue/failed/10000000000AF.1.0.msg")" "0:regular empty file" \
+	"failed/ keeps the missing input empty, not the link"
+like "$(mailq_of "$T/h.conf")" "saved command line is not a send" "mailq shows why"
+rm -rf "$SAVED" "$T/queue/failed"
 
 # a saved message belongs to who saved it (the file's owner), whatever it says
 if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
