@@ -72,12 +72,13 @@ deliver_entry(struct smtp_conn *c, struct smtp_account *a, struct qentry *q, int
 	at.err = smtp_send(c, q, msg);
 	at.in_txn = smtp_in_transaction(c);
 	at.attention = smtp_attention(c);
+	at.failed_at = smtp_failed_at(c);
 	at.nrefused = q->refused.n;
 	at.nleft = q->env.rcpts.n;
 	at.null_sender = *q->env.sender == '\0';
 	at.bounces = a->bounce;
 	outcome_decide(&at, attended, a->queue, v);
-	if (v->loud && (fix = outcome_fix(at.err, a)) != NULL) {
+	if (v->loud && (fix = outcome_fix(&at, a)) != NULL) {
 		/* One line: the problem, then the fix. */
 		line = strfmt("%s; %s", *msg ? *msg : "failed", fix);
 		free(fix);

@@ -65,15 +65,27 @@ outcome_report(int attended, int null_sender, int bounces)
 }
 
 char *
-outcome_fix(enum px_err e, const struct smtp_account *a)
+outcome_fix(const struct attempt *at, const struct smtp_account *a)
 {
 	const char *file = a->conf ? a->conf : "the configuration";
 
-	switch (e) {
+	/*
+	 * The EHLO name refused: at EHLO, or at RCPT when the server checks
+	 * it there (Postfix's smtpd_delay_reject; reject_non_fqdn_helo_hostname,
+	 * reject_invalid_helo_hostname).
+	 */
+	if (at->failed_at == 'e' && at->err != PX_OK)
+		return strfmt("the server refuses the EHLO name: set helo = \"a fully "
+		    "qualified name\" in smtp \"%s\" of %s, then run sendmail -q", a->name, file);
+	switch (at->err) {
 	case PX_NOPERM:
 		/* OAuth 2.0: the line says to authorize again (oauth2.h). */
 		if (a->net.oauth2)
 			return strdup("then run sendmail -q");
+		if (at->failed_at == 'p')
+			/* Nothing to log in with: the line says what is offered. */
+			return strfmt("check auth and tls of smtp \"%s\" in %s, then run "
+			    "sendmail -q", a->name, file);
 		if (a->net.user == NULL)
 			return strfmt("the server wants a login: set user and password of "
 			    "smtp \"%s\" in %s, then run sendmail -q", a->name, file);
@@ -85,11 +97,22 @@ outcome_fix(enum px_err e, const struct smtp_account *a)
 	case PX_UNAVAILABLE:
 	case PX_DATA:
 	case PX_USAGE:
-		/* Refused before the mail transaction: the greeting, EHLO or STARTTLS. */
+		/* Refused before the mail transaction: the step says what mends it. */
+		if (at->failed_at == 't')
+			return strfmt("the server refuses STARTTLS: check tls and port of smtp "
+			    "\"%s\" in %s, then run sendmail -q", a->name, file);
+		if (at->failed_at == 'g')
+			return strfmt("the server refuses connections from this host: check host "
+			    "and port of smtp \"%s\" in %s (or ask the server's administrator), "
+			    "then run sendmail -q", a->name, file);
 		return strfmt("the server refuses this client: check host, port and tls of "
 		    "smtp \"%s\" in %s, then run sendmail -q", a->name, file);
 	case PX_TEMPFAIL:
-		return strfmt("mend it in %s, then run sendmail -q", file);
+		if (at->failed_at == 'k')
+			return strfmt("check password_command of smtp \"%s\" in %s (a keyring "
+			    "must be unlocked), then run sendmail -q", a->name, file);
+		/* A certificate, STARTTLS not offered: the line names the keys. */
+		return strfmt("mend smtp \"%s\" in %s, then run sendmail -q", a->name, file);
 	case PX_OK:
 		return NULL;
 	default:

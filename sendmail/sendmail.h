@@ -275,6 +275,12 @@ int	 smtp_broken(struct smtp_conn *c);
 int	 smtp_in_transaction(struct smtp_conn *c);
 void	 smtp_set_last_error(struct smtp_conn *c, const char *msg);
 const char *smtp_last_error(struct smtp_conn *c);
+/*
+ * Where the last connect or login was refused: 'g' the greeting, 'e' EHLO
+ * (and HELO), 't' STARTTLS, 'p' no login mechanism fits (auth, tls), 'a'
+ * the login itself, 'k' the password (password_command); 0 anywhere else.
+ */
+int	 smtp_failed_at(struct smtp_conn *c);
 /* The connection's socket, or -1. */
 int	 smtp_socket(struct smtp_conn *c);
 /*
@@ -293,6 +299,7 @@ struct attempt {
 	enum px_err err;	/* smtp_send's: PX_OK = the server took it for some recipients */
 	int	 in_txn;	/* the failure came inside the mail transaction */
 	int	 attention;	/* a temporary failure the user must mend (certificate, keyring) */
+	int	 failed_at;	/* smtp_failed_at(): the step refused before the transaction */
 	size_t	 nrefused;	/* recipients refused for good */
 	size_t	 nleft;		/* recipients still to be tried */
 	int	 null_sender;	/* MAIL FROM:<>: never bounced */
@@ -321,8 +328,11 @@ void	 outcome_decide(const struct attempt *a, int attended, int may_queue, struc
  * kept in the failed/ entry.
  */
 const char *outcome_report(int attended, int null_sender, int bounces);
-/* The fix to name for a failure that is not the message's (malloc'd), or NULL. */
-char	*outcome_fix(enum px_err e, const struct smtp_account *a);
+/*
+ * The fix to name for a failure that is not the message's (malloc'd), or
+ * NULL: the key or the action that mends the step that failed.
+ */
+char	*outcome_fix(const struct attempt *at, const struct smtp_account *a);
 /*
  * What the failure e of completing a saved message (saved.c) means: 1 when
  * no configuration can mend it (the message or its command line: the

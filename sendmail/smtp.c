@@ -83,6 +83,7 @@ caps_hook(void *arg, int out, const char *line, size_t n)
 	int final;
 
 	if (out) {
+		snprintf(s->last_cmd, sizeof s->last_cmd, "%.*s", (int)(n < 8 ? n : 8), line);
 		if (n >= 4 && (strncasecmp(line, "EHLO", 4) == 0 ||
 		    strncasecmp(line, "HELO", 4) == 0)) {
 			memset(&s->next_caps, 0, sizeof s->next_caps);
@@ -91,6 +92,11 @@ caps_hook(void *arg, int out, const char *line, size_t n)
 			s->ehlo_line = -1;
 		return;
 	}
+	final = n == 3 || (n > 3 && line[3] != '-');
+	/* Which step a refusal answers: the fix names what mends that step. */
+	if (final && n >= 3 && (line[0] == '4' || line[0] == '5'))
+		s->failed_at = s->ehlo_line == -2 ? 'g' : s->ehlo_line >= 0 ? 'e' :
+		    strncasecmp(s->last_cmd, "STARTTLS", 8) == 0 ? 't' : 0;
 	if (s->ehlo_line == -2 && n >= 3) {
 		/* Before anything was sent: the greeting (its last line). */
 		snprintf(s->greeting, sizeof s->greeting, "%.*s", (int)n, line);
@@ -98,7 +104,6 @@ caps_hook(void *arg, int out, const char *line, size_t n)
 	}
 	if (s->ehlo_line < 0 || n < 3)
 		return;
-	final = n == 3 || line[3] != '-';
 	if (s->ehlo_line++ == 0)
 		sb_reset(&s->next_text);
 	else if (n > 4 && line[0] == '2') {
@@ -245,6 +250,7 @@ smtp_open(struct smtp_account *a, struct postie_cfg *cfg, int verbose)
 			/* A locked keyring is passing; keep the message queued. */
 			s->setup_err = PX_TEMPFAIL;
 			s->attention = 1;
+			s->failed_at = 'k';
 			s->setup_msg = strfmt("%s", err);
 			free(err);
 			return s;
@@ -303,7 +309,7 @@ smtp_login(struct smtp_conn *s, char **msg)
 	struct sasl_offer offer;
 	struct sasl_creds cr;
 	struct sasl_io io = { s, login_send, login_recv };
-	enum sasl_mech tried;
+	enum sasl_mech tried = (enum sasl_mech)SASL_NMECH;	/* none tried */
 	enum px_err e;
 	const char *auth;
 
@@ -346,7 +352,11 @@ smtp_login(struct smtp_conn *s, char **msg)
 		if (e == PX_NOPERM)
 			oauth2_refused_hint(n, msg);
 	}
-	s->mech = tried;
+	if (tried != (enum sasl_mech)SASL_NMECH)
+		s->mech = tried;
+	/* No mechanism tried: nothing fits (auth, tls); else the login was refused. */
+	if (e != PX_OK)
+		s->failed_at = tried == (enum sasl_mech)SASL_NMECH ? 'p' : 'a';
 	if (e == PX_OK) {
 		log_info("%s: logged in as %s (AUTH %s)", n->host, n->user, sasl_name(tried));
 		return PX_OK;
@@ -380,6 +390,8 @@ smtp_dial(struct smtp_conn *s, const struct net_cfg *n, char **msg)
 	s->t.in_auth = s->t.quitting = 0;
 	memset(&s->caps, 0, sizeof s->caps);
 	s->ehlo_line = -2;	/* the greeting comes first */
+	s->failed_at = 0;
+	s->last_cmd[0] = '\0';
 	s->starttls_offered = 0;
 	s->greeting[0] = '\0';
 	sb_reset(&s->ehlo_text);
@@ -601,6 +613,12 @@ int
 smtp_attention(struct smtp_conn *s)
 {
 	return s->attention;
+}
+
+int
+smtp_failed_at(struct smtp_conn *s)
+{
+	return s->failed_at;
 }
 
 int

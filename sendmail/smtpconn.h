@@ -66,6 +66,8 @@ struct smtp_conn {
 	int	 attention;	/* the last failure wants the user, not a retry */
 	int	 broken;	/* the last failure came before any recipient */
 	int	 in_txn;	/* the last send got as far as MAIL FROM (or a refusal of the message) */
+	char	 failed_at;	/* where the last connect or login was refused (smtp_failed_at) */
+	char	 last_cmd[12];	/* the command of the connect phase the next reply answers */
 	char	*last_error;	/* for the entries deferred without a try */
 };
 

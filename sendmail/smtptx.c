@@ -388,6 +388,15 @@ read_envelope(struct smtp_conn *s, struct qentry *q, struct tx *tx, struct rcpt_
 			/* Too many recipients (RFC 5321 4.5.3.1.10): the rest later. */
 			set_out(o, RS_TEMP, s->text.s);
 			nx->idx[n452++] = tx->idx[i];
+		} else if (s->text.s && strstr(s->text.s, "Helo command rejected")) {
+			/*
+			 * Postfix checks the EHLO name at RCPT (smtpd_delay_reject):
+			 * our name refused, not the recipient; the message waits
+			 * for helo to be mended.
+			 */
+			set_out(o, RS_TEMP, s->text.s);
+			s->failed_at = 'e';
+			s->attention = 1;
 		} else
 			set_out(o, s->code >= 500 ? RS_PERM : RS_TEMP, s->text.s);
 	}
@@ -618,6 +627,7 @@ smtp_send(struct smtp_conn *s, struct qentry *q, char **msg)
 		return s->setup_err;
 	}
 	s->attention = 0;
+	s->failed_at = 0;
 	if (scan_entry(q, &ti, msg) == -1) {
 		s->ahead.q = NULL;
 		return PX_IOERR;

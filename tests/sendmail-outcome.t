@@ -77,11 +77,29 @@ start_faultsmtp 504-ehlo || bail_out "faultsmtp"
 QDIR=$T/q4 write_conf "$T/helo.conf" "$FAULT_PORT" 'tls = "none"' 'from = "alice@example.org"'
 msg helo bob@example.net | "$SENDMAIL" -C "$T/helo.conf" -i bob@example.net 2>"$T/err"
 is "$?" 0 "EHLO refused: exit 0"
-like "$(cat "$T/err")" "504.*the server refuses this client.*smtp \"default\"" "EHLO refused: one line with the fix"
+like "$(cat "$T/err")" "504.*the server refuses the EHLO name: set helo = \"a fully qualified name\" in smtp \"default\" of $T/helo\\.conf, then run sendmail -q" \
+	"EHLO refused: one line, the fix names the helo key"
 is "$(qn "$T/q4") $(qn "$T/q4/failed")" "1 0" "EHLO refused: queued, not failed"
 sm "$T/helo.conf" -q
 is "$(qn "$T/q4") $(qn "$T/q4/failed")" "1 0" "EHLO refused, -q: kept, not failed"
 stop_server "$FAULT_PID"
+
+# the mechanism asked for is not offered: the fix names auth (and tls), not the password
+QDIR=$T/qm write_conf "$T/mech.conf" "$S" 'user = "alice"' 'password = "secret"' \
+	'from = "alice@example.org"' 'auth = "external"' "tls_cert_file = \"$T/certs/server.pem\"" "tls_key_file = \"$T/certs/server.key\""
+msg mech bob@example.net | "$SENDMAIL" -C "$T/mech.conf" -i bob@example.net 2>"$T/err"
+is "$?" 0 "AUTH EXTERNAL not offered: exit 0"
+like "$(cat "$T/err")" "does not offer AUTH EXTERNAL \\(it offers [A-Z0-9 -]+\\); check auth and tls of smtp \"default\" in $T/mech\\.conf, then run sendmail -q; queued as" \
+	"AUTH EXTERNAL not offered: the fix names auth and tls"
+is "$(qn "$T/qm")" 1 "AUTH EXTERNAL not offered: queued"
+# a password_command that fails: the fix names it
+QDIR=$T/qp write_conf "$T/pwcmd.conf" "$S" 'user = "alice"' 'password_command = "false"' \
+	'from = "alice@example.org"'
+msg pwcmd bob@example.net | "$SENDMAIL" -C "$T/pwcmd.conf" -i bob@example.net 2>"$T/err"
+is "$?" 0 "password_command fails: exit 0"
+like "$(cat "$T/err")" "password_command failed.*; check password_command of smtp \"default\" in $T/pwcmd\\.conf \\(a keyring must be unlocked\\), then run sendmail -q; queued as" \
+	"password_command fails: the fix names password_command"
+is "$(qn "$T/qp")" 1 "password_command fails: queued"
 
 # a certificate that does not verify: queued, and said without -v
 QDIR=$T/q5 write_conf "$T/ca.conf" "$S" 'user = "alice"' 'password = "secret"' \

@@ -4,7 +4,8 @@
 # Dovecot SASL (offering PLAIN LOGIN CRAM-MD5 DIGEST-MD5),
 # reject_non_fqdn_helo_hostname, smtpd_recipient_limit = 10 and
 # smtpd_timeout = 3s.  Postfix relays to an aiosmtpd sink, where bytes and
-# envelopes are compared.  Issue 12's cases: the HELO restriction passes;
+# envelopes are compared.  Issue 12's cases: the HELO restriction passes (a
+# malformed helo refused at RCPT waits, the line names the key);
 # 20 recipients against a limit of 10 all delivered at once; the kept
 # connection after Postfix's idle timeout; auth auto over TLS picks PLAIN;
 # the TLS-mode hints.  And issue 15's transaction against a real server:
@@ -48,6 +49,22 @@ like "$(postfix_log)" "helo=<[^>]*\\.[^>]*>|client=unknown\\[127\\.0\\.0\\.1\\],
 	"the EHLO name passed reject_non_fqdn_helo_hostname"
 is "$(postfix_log | grep 'Helo command rejected' | grep -v 'helo=<vm>')" "" \
 	"no HELO rejection for sendmail"
+# helo set to a malformed name: refused, the message waits, the line names the key
+QDIR=$T/qh conf "$T/bare.conf" 'helo = "vm..example.org"'
+sm "$T/bare.conf" -i bob@example.net <"$T/in"
+is "$LAST_STATUS" 0 "a malformed helo: exit 0, queued" || diag "$(cat "$T/last.err")"
+like "$(cat "$T/last.err")" "Helo command rejected.*set helo = \"a fully qualified name\" in smtp \"default\" of $T/bare\\.conf" \
+	"a malformed helo (Postfix checks it at RCPT): the line names the helo key"
+is "$(find "$T/qh" -maxdepth 1 -name '*.env' | wc -l) $(ls "$T/qh/failed" 2>/dev/null | wc -l)" "1 0" \
+	"a malformed helo: queued, not failed (not the recipient's fault)"
+QDIR=$T/qh conf "$T/fqdn.conf" 'helo = "vm.example.org"'
+n0=$(smtp_count "$T/sink")
+sm "$T/fqdn.conf" -q
+smtp_wait "$T/sink" $((n0 + 1)) 20
+is "$(smtp_count "$T/sink") $(find "$T/qh" -maxdepth 1 -name '*.env' | wc -l)" "$((n0 + 1)) 0" \
+	"helo mended, -q: delivered once"
+like "$(cat "$T/sink/$(printf %04d $((n0 + 1))).msg")" "Received: from vm\\.example\\.org " \
+	"the helo key is the EHLO name (Postfix's Received: field)"
 
 # ------------------------------------------------ auth auto over TLS: PLAIN
 like "$(postfix_log)" "sasl_method=PLAIN, sasl_username=alice" "auth auto over TLS: PLAIN"
