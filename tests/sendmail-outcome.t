@@ -358,6 +358,56 @@ else
 	skip "never twice" "needs strace, and no valgrind"
 fi
 
+# --------------------------------------- a queue file that cannot be read (EIO)
+# Not the message's fault (PX_IOERR, this host): it stays queued, the reason
+# shown, tried again; nothing half-sent; queue_lifetime still ends it.
+if command -v strace >/dev/null; then
+	start_smtpd "$T/rd" --plain || bail_out "smtpd 4"
+	QDIR=$T/qr write_conf "$T/rd.conf" "$SMTP_PORT" 'tls = "none"' 'from = "alice@example.org"'
+	msg unreadable bob@example.net | "$SENDMAIL" -C "$T/rd.conf" -odq -i bob@example.net
+	f=$(ls "$T"/qr/*.msg)
+	id=$(basename "$f" .msg)
+	# rd_q WHEN: sendmail -q with EIO at reads of the queue file from the WHEN-th on
+	rd_q() {
+		traced strace -f -qq -o "$T/strace.log" -P "$f" -e trace=pread64 \
+			-e inject=pread64:error=EIO:when="$1" "$SENDMAIL" -C "$T/rd.conf" -q 2>"$T/err"
+	}
+	for when in 1+ 2+; do
+		case $when in 1+) what="before the transaction" ;; *) what="in the middle of DATA" ;; esac
+		rd_q "$when"
+		is "$?" 0 "EIO reading the queue file $what: -q exit 0"
+		grep -q INJECTED "$T/strace.log" && pass "EIO $what: the fault fired" ||
+			fail "EIO $what: the fault fired"
+		like "$(cat "$T/err")" "$id: kept in the queue: cannot read queue file $id: Input/output error; a failure on this host" \
+			"EIO $what: one line, the reason"
+		is "$(qn "$T/qr") $(qn "$T/qr/failed") $(smtp_count "$T/rd")" "1 0 0" \
+			"EIO $what: still queued, not failed, nothing sent (no final dot)"
+		like "$(mailq_of "$T/rd.conf")" "$id.*"$'\n'".*cannot read queue file $id: Input/output error;.*attempt" \
+			"EIO $what: mailq shows the reason"
+		sed -i 's/^next [0-9]*/next 1/' "$T/qr/$id.env"
+	done
+	# the second case: the message read once (the scan), then failed while it streamed after 354
+	is "$(grep -c 'pread64' "$T/strace.log") $(grep -c 'pread64.*INJECTED' "$T/strace.log")" "2 1" \
+		"EIO in the middle of DATA: the fault came while the data went out"
+	sm "$T/rd.conf" -q
+	smtp_wait "$T/rd" 1
+	is "$(delivered "$T/rd" unreadable) $(qn "$T/qr")" "1 0" "the file readable again, -q: delivered once"
+	# for ever unreadable: queue_lifetime gives it up (failed/, a bounce from its copy)
+	msg unreadable2 bob@example.net | "$SENDMAIL" -C "$T/rd.conf" -odq -i bob@example.net
+	f=$(ls "$T"/qr/*.msg)
+	id=$(basename "$f" .msg)
+	rd_q 1+
+	sed -i 's/^created [0-9]*/created 1/; s/^next [0-9]*/next 1/' "$T/qr/$id.env"
+	rd_q 1+
+	is "$(qn "$T/qr") $(qn "$T/qr/failed")" "0 1" "unreadable past queue_lifetime: given up into failed/"
+	like "$(sed -n '/^-Failed/,$p' <<<"$(mailq_of "$T/rd.conf")")" "given up after [0-9]+ days in the queue; last error: cannot read queue file $id: Input/output error" \
+		"unreadable past queue_lifetime: mailq shows why"
+	smtp_wait "$T/rd" 2
+	env_is "unreadable past queue_lifetime: its sender gets a bounce" "$T/rd/0002.env" "<>" alice@example.org
+else
+	skip "a queue file that cannot be read" "needs strace"
+fi
+
 # ------------------------------------------------ what a kill leaves behind
 if command -v strace >/dev/null && [ "${POSTIE_SANITIZER:-}" != valgrind ]; then
 	QDIR=$T/qk write_conf "$T/k.conf" "$DEAD" 'tls = "none"' 'from = "alice@example.org"'

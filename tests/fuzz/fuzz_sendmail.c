@@ -229,6 +229,13 @@ smtp_attention(struct smtp_conn *c)
 }
 
 int
+smtp_failed_at(struct smtp_conn *c)
+{
+	(void)c;
+	return 0;
+}
+
+int
 smtp_broken(struct smtp_conn *c)
 {
 	return c->broken;
