@@ -103,6 +103,29 @@ done
 for typo in quote key aliases account none; do sm "$T/$typo.conf" -q; done
 is "$(smtp_count "$T/s")" 6 "more runs: nothing sent twice"
 
+# ------------------------ an I/O error reading the file (EIO on its first read)
+if command -v strace >/dev/null; then
+	cp "$T/ok.conf" "$T/eio.conf"
+	eio() { # ARGS...: sendmail -C eio.conf with EIO at the first read of the file
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq \
+			-o "$T/eio.log" -P "$T/eio.conf" -e trace=read -e inject=read:error=EIO:when=1 \
+			"$SENDMAIL" -C "$T/eio.conf" "$@" >"$T/eio.out" 2>"$T/eio.err"
+	}
+	eio -bv bob@example.net
+	is "$?" 78 "EIO reading the file, -bv: exit 78"
+	is "$(grep -c INJECTED "$T/eio.log")" 1 "EIO reading the file: the fault fired"
+	is "$(cat "$T/eio.err")" "sendmail: $T/eio.conf: cannot read: Input/output error" \
+		"EIO reading the file: one line naming the file and the error"
+	eio -i bob@example.net <"$T/control.in"
+	is "$?" 75 "EIO reading the file, a send: exit 75 (saved)"
+	like "$(cat "$T/eio.err")" "eio\\.conf: cannot read: Input/output error; the message is saved as" \
+		"EIO reading the file, a send: the error and the saved id"
+	is "$(nsaved)" 1 "EIO reading the file, a send: saved"
+	rm -f "$SAVED"/*
+else
+	skip "an I/O error reading the configuration" "needs strace"
+fi
+
 # ---------------------------------- -bs, and --attach, with a broken file
 printf 'attached \001 bytes\n' >"$T/att.bin"
 good "$T/bs.conf"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fault sweep (issue 12): a -bs session of two messages with EIO, ENOSPC,
-# EINTR and SIGKILL at every write, fsync, rename, openat, unlink, read
-# and close it makes; after one clean `sendmail -q` each message whose
+# EINTR and SIGKILL at every write, fsync, rename, openat, unlink, read,
+# pread64 and close it makes; after one clean `sendmail -q` each message whose
 # final dot was answered 250 is delivered exactly once, and the others at
 # most once; only a kill between the server's 250 and the entry's removal
 # may send one twice, and those cases are named.  See tests/lib/sweep.sh.

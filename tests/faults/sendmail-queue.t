@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fault sweep (issue 12): `sendmail -q` of five queued entries, the fifth
 # refused by the server, with EIO, ENOSPC, EINTR and SIGKILL at every
-# write, fsync, rename, openat, unlink, read and close it makes; after one
+# write, fsync, rename, openat, unlink, read, pread64 and close it makes; after one
 # clean `sendmail -q` each of the four is delivered exactly once, the fifth
 # is in failed/ and its bounce delivered exactly once; only a kill between
 # the server's 250 and the removal (or the note of the bounce) may send one

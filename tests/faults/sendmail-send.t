@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fault sweep (issue 12): a foreground send with EIO, ENOSPC, EINTR and
-# SIGKILL at every write, fsync, rename, openat, unlink, read and close it
+# SIGKILL at every write, fsync, rename, openat, unlink, read, pread64 and close it
 # makes; after one clean `sendmail -q` the message is delivered exactly
 # once, or its caller was told (a non-zero exit) and it was never sent;
 # only a kill between the server's 250 and the entry's removal may send it

@@ -5,7 +5,8 @@
 # sweep_setup.  One operation (a send,
 # a queue run, a -bs session) is run once per injection point: each of
 # EIO, ENOSPC, EINTR and SIGKILL at the Nth call of write, fsync, rename,
-# openat, unlink, read and close, for every N the operation makes.  After
+# openat, unlink, read, pread64 (the queue file: the scan, the data, a
+# bounce's header) and close, for every N the operation makes.  After
 # each faulty run, one clean `sendmail -q`; then every message must have
 # been delivered exactly once, except
 #   - a message whose caller was told it was not taken (a non-zero exit,
@@ -25,7 +26,7 @@
 #                 after the final dot); "queue" (never told: all queued)
 #   Results are TAP lines, one per syscall and fault, and a summary.
 
-SWEEP_CALLS=${SWEEP_CALLS:-"write fsync rename openat unlink read close"}
+SWEEP_CALLS=${SWEEP_CALLS:-"write fsync rename openat unlink read pread64 close"}
 SWEEP_FAULTS=${SWEEP_FAULTS:-"error=EIO error=ENOSPC error=EINTR signal=KILL"}
 
 sweep_setup() {
