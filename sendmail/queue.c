@@ -438,16 +438,22 @@ q_abort(struct qentry *q, FILE *fp)
 int
 q_list(const char *dir, struct strlist *ids)
 {
+	return q_list_marked(dir, ".env", ids);
+}
+
+int
+q_list_marked(const char *dir, const char *mark, struct strlist *ids)
+{
 	DIR *d;
 	struct dirent *de;
-	size_t n;
+	size_t n, k = strlen(mark);
 
 	if ((d = opendir(dir)) == NULL)
 		return errno == ENOENT ? 0 : -1;
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
-		if (n > 4 && strcmp(de->d_name + n - 4, ".env") == 0 && de->d_name[0] != '.')
-			sl_addown(ids, xstrndup(de->d_name, n - 4));
+		if (n > k && strcmp(de->d_name + n - k, mark) == 0 && de->d_name[0] != '.')
+			sl_addown(ids, xstrndup(de->d_name, n - k));
 	}
 	closedir(d);
 	/* Oldest first: ids start with the time in hex, fixed width until 2106. */

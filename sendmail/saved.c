@@ -25,7 +25,6 @@
  * the owner of ID.args (who created it) says whose message it is, and no
  * path, -C or other mode is ever taken from it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -753,26 +752,6 @@ open_args(const char *sdir, const char *id, int lock, struct stat *st)
 	return fd;
 }
 
-/* The ids in saved/ (ID.args), oldest first. */
-static int
-list_saved(const char *sdir, struct strlist *ids)
-{
-	DIR *d;
-	struct dirent *de;
-	size_t n;
-
-	if ((d = opendir(sdir)) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (n > 5 && strcmp(de->d_name + n - 5, ".args") == 0 && de->d_name[0] != '.')
-			sl_addown(ids, xstrndup(de->d_name, n - 5));
-	}
-	closedir(d);
-	if (ids->n > 1)
-		qsort(ids->v, ids->n, sizeof *ids->v, strcmp_p);
-	return 0;
-}
 
 /* How long a saved message waits: the queue_lifetime of the configuration it is meant for. */
 static long
@@ -856,7 +835,7 @@ saved_complete(struct postie_cfg *cfg)
 	q_clean_saved(sdir);
 	if (cfg == NULL || strcmp(cfg->queue_dir, dir) != 0)
 		q_clean(dir);
-	if (list_saved(sdir, &ids) == -1)
+	if (q_list_marked(sdir, ".args", &ids) == -1)
 		log_error("cannot read %s: %s", sdir, strerror(errno));
 	for (i = 0; i < ids.n; i++) {
 		if ((fd = open_args(sdir, ids.v[i], 1, &st)) == -1)
@@ -945,7 +924,7 @@ saved_print(FILE *out, const struct postie_cfg *cfg)
 	/* Saved messages given up while no configuration loaded: the built-in failed/. */
 	if (cfg && strcmp(cfg->queue_dir, dir) != 0)
 		(void)q_print_failed(dir, out);
-	(void)list_saved(sdir, &ids);
+	(void)q_list_marked(sdir, ".args", &ids);
 	for (i = 0; i < ids.n; i++) {
 		if ((fd = open_args(sdir, ids.v[i], 0, &st)) == -1)
 			continue;

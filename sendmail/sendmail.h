@@ -105,6 +105,8 @@ int	 q_create_id(const char *dir, const char *id, struct qentry *q, FILE **out, 
 int	 q_commit(struct qentry *q, FILE *fp, char **err);
 void	 q_abort(struct qentry *q, FILE *fp);
 int	 q_list(const char *dir, struct strlist *ids);
+/* The ids of the files ID.MARK in dir (q_list: ID.env), oldest first; 0, or -1. */
+int	 q_list_marked(const char *dir, const char *mark, struct strlist *ids);
 int	 q_lock(const char *dir, const char *id, struct qentry *q);	/* 0, 1 busy, -1 gone */
 /* The same for failed/FID; q->id is FID, q->dir the queue directory. */
 int	 q_failed_lock(const char *dir, const char *fid, struct qentry *q);

@@ -54,13 +54,19 @@ check_gen "the right password, -q" "$(grep -l '^Subject: pw' "$T"/s/*.msg | head
 sm "$T/good.conf" -q
 is "$(delivered "$T/s" pw) $(qn "$T/q1")" "1 0" "another -q: still once, the queue empty"
 
+# kept_loud NAME CONF QDIR PATTERN: a send that stays queued (exit 0, not
+# failed), with one line on stderr matching PATTERN: the problem and the fix
+kept_loud() {
+	msg "$1" bob@example.net | "$SENDMAIL" -C "$2" -i bob@example.net 2>"$T/err"
+	is "$?" 0 "$1: exit 0"
+	like "$(cat "$T/err")" "$4" "$1: one line with the fix"
+	is "$(qn "$3") $(qn "$3/failed")" "1 0" "$1: queued, not failed"
+}
+
 # a server that wants AUTH and a configuration without a login: 530 at MAIL
 QDIR=$T/q2 write_conf "$T/noauth.conf" "$S" 'from = "alice@example.org"'
-msg noauth bob@example.net | "$SENDMAIL" -C "$T/noauth.conf" -i bob@example.net 2>"$T/err"
-is "$?" 0 "530 authentication required: exit 0"
-like "$(cat "$T/err")" "530.*the server wants a login: set user and password of smtp \"default\" in $T/noauth\.conf" \
-	"530: one line with the fix"
-is "$(qn "$T/q2")" 1 "530: queued, not failed"
+kept_loud "530 authentication required" "$T/noauth.conf" "$T/q2" \
+	"530.*the server wants a login: set user and password of smtp \"default\" in $T/noauth\.conf"
 
 # queue = "never": the caller is told (75) and a copy is kept all the same
 QDIR=$T/q3 write_conf "$T/never.conf" "$S" 'user = "alice"' 'password = "wrong"' \
@@ -87,27 +93,18 @@ stop_server "$FAULT_PID"
 # the mechanism asked for is not offered: the fix names auth (and tls), not the password
 QDIR=$T/qm write_conf "$T/mech.conf" "$S" 'user = "alice"' 'password = "secret"' \
 	'from = "alice@example.org"' 'auth = "external"' "tls_cert_file = \"$T/certs/server.pem\"" "tls_key_file = \"$T/certs/server.key\""
-msg mech bob@example.net | "$SENDMAIL" -C "$T/mech.conf" -i bob@example.net 2>"$T/err"
-is "$?" 0 "AUTH EXTERNAL not offered: exit 0"
-like "$(cat "$T/err")" "does not offer AUTH EXTERNAL \\(it offers [A-Z0-9 -]+\\); check auth and tls of smtp \"default\" in $T/mech\\.conf, then run sendmail -q; queued as" \
-	"AUTH EXTERNAL not offered: the fix names auth and tls"
-is "$(qn "$T/qm")" 1 "AUTH EXTERNAL not offered: queued"
+kept_loud "AUTH EXTERNAL not offered" "$T/mech.conf" "$T/qm" \
+	"does not offer AUTH EXTERNAL \\(it offers [A-Z0-9 -]+\\); check auth and tls of smtp \"default\" in $T/mech\\.conf, then run sendmail -q; queued as"
 # a password_command that fails: the fix names it
 QDIR=$T/qp write_conf "$T/pwcmd.conf" "$S" 'user = "alice"' 'password_command = "false"' \
 	'from = "alice@example.org"'
-msg pwcmd bob@example.net | "$SENDMAIL" -C "$T/pwcmd.conf" -i bob@example.net 2>"$T/err"
-is "$?" 0 "password_command fails: exit 0"
-like "$(cat "$T/err")" "password_command failed.*; check password_command of smtp \"default\" in $T/pwcmd\\.conf \\(a keyring must be unlocked\\), then run sendmail -q; queued as" \
-	"password_command fails: the fix names password_command"
-is "$(qn "$T/qp")" 1 "password_command fails: queued"
+kept_loud "password_command fails" "$T/pwcmd.conf" "$T/qp" \
+	"password_command failed.*; check password_command of smtp \"default\" in $T/pwcmd\\.conf \\(a keyring must be unlocked\\), then run sendmail -q; queued as"
 
 # a certificate that does not verify: queued, and said without -v
 QDIR=$T/q5 write_conf "$T/ca.conf" "$S" 'user = "alice"' 'password = "secret"' \
 	'from = "alice@example.org"' "tls_ca_file = \"$T/certs/other-ca.pem\""
-msg ca bob@example.net | "$SENDMAIL" -C "$T/ca.conf" -i bob@example.net 2>"$T/err"
-is "$?" 0 "certificate error: exit 0"
-like "$(cat "$T/err")" "certificate.*tls_ca_file.*queued as" "certificate error: one line, with the fix, without -v"
-is "$(qn "$T/q5")" 1 "certificate error: queued"
+kept_loud "certificate error" "$T/ca.conf" "$T/q5" "certificate.*tls_ca_file.*queued as"
 
 # ------------------------------------------------ libcurl cannot be loaded
 if command -v strace >/dev/null; then
