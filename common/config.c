@@ -274,6 +274,29 @@ in_list(const char *s, const char *const *list)
 	return 0;
 }
 
+/*
+ * A path key's value with ~/ expanded (to *out; NULL when unset).  In the
+ * setgid sendmail the system file serves every user: ~ would be whoever
+ * calls, a file of theirs read with the group's rights, so it is refused.
+ */
+static int
+path_key(const char *val, const char *where, const char *key, char **out, char **err)
+{
+	*out = NULL;
+	if (val == NULL)
+		return 0;
+	if (val[0] == '~' && getegid() != getgid()) {
+		*err = strfmt("%s: %s = \"%s\": ~ would be the home of whoever calls the setgid "
+		    "sendmail; use an absolute path", where, key, val);
+		return -1;
+	}
+	if ((*out = util_expand_tilde(val)) == NULL) {
+		*err = strfmt("%s: %s: out of memory, or no home directory for ~", where, key);
+		return -1;
+	}
+	return 0;
+}
+
 /* Fills net from section sec with top-level defaults; *err on a bad value. */
 static int
 load_net(struct net_cfg *n, cfg_t *top, cfg_t *sec, int pop3, const char *where, char **err)
@@ -327,10 +350,11 @@ load_net(struct net_cfg *n, cfg_t *top, cfg_t *sec, int pop3, const char *where,
 	/* A key set in the section wins, "" too: it means "none" (for
 	 * tls_ca_file the system store), whatever the top level says. */
 #define INHERIT(key) (cfg_size(sec, key) > 0 ? optstr(sec, key) : optstr(top, key))
-	n->tls_ca_file = util_expand_tilde(INHERIT("tls_ca_file"));
 	n->tls_fingerprint = xstrdup(INHERIT("tls_fingerprint"));
-	n->tls_cert_file = util_expand_tilde(INHERIT("tls_cert_file"));
-	n->tls_key_file = util_expand_tilde(INHERIT("tls_key_file"));
+	if (path_key(INHERIT("tls_ca_file"), where, "tls_ca_file", &n->tls_ca_file, err) == -1 ||
+	    path_key(INHERIT("tls_cert_file"), where, "tls_cert_file", &n->tls_cert_file, err) == -1 ||
+	    path_key(INHERIT("tls_key_file"), where, "tls_key_file", &n->tls_key_file, err) == -1)
+		return -1;
 #undef INHERIT
 	if (n->tls_fingerprint && strncmp(n->tls_fingerprint, "sha256//", 8) != 0) {
 		*err = strfmt("%s: tls_fingerprint must look like \"sha256//BASE64\"", where);
@@ -489,8 +513,12 @@ load_oauth2(struct net_cfg *n, cfg_t *sec, const char *kind, const char *name,
 	o->client_id = xstrdup(optstr(sec, "oauth2_client_id"));
 	o->client_secret = xstrdup(optstr(sec, "oauth2_client_secret"));
 	o->client_secret_command = xstrdup(optstr(sec, "oauth2_client_secret_command"));
-	o->token_file = optstr(sec, "oauth2_token_file") ?
-	    util_expand_tilde(optstr(sec, "oauth2_token_file")) : o2default_file(kind, name);
+	if (optstr(sec, "oauth2_token_file")) {
+		if (path_key(optstr(sec, "oauth2_token_file"), where, "oauth2_token_file",
+		    &o->token_file, err) == -1)
+			return -1;
+	} else
+		o->token_file = o2default_file(kind, name);
 	if (o->account == NULL || o->provider == NULL || o->token_file == NULL) {
 		*err = strfmt("%s: out of memory, or no home directory for the token file", where);
 		return -1;
@@ -918,7 +946,11 @@ conf_load(const char *path, int must_exist, char **err)
 	cf->aliases = (s && *s) ? strdup(s) : NULL;
 	cf->log = strdup(cfg_getstr(top, "log"));
 	s = optstr(top, "queue_dir");
-	cf->queue_dir = s ? util_expand_tilde(s) : conf_default_queue_dir();
+	if (s) {
+		if (path_key(s, cf->path, "queue_dir", &cf->queue_dir, err) == -1)
+			goto fail;
+	} else
+		cf->queue_dir = conf_default_queue_dir();
 	cf->queue_lifetime = cfg_getint(top, "queue_lifetime");
 	cf->failed_lifetime = cfg_getint(top, "failed_lifetime");
 	if (cf->failed_lifetime <= 0) {

@@ -8,6 +8,8 @@
 #    non-loopback address, 192.0.2.10, in a network namespace of this test's
 #    own: on its lo device, as the kernel may lack the dummy and veth
 #    modules; what counts is the address); loopback still works.
+#  - a path key beginning with ~ in the system file is a configuration error
+#    (the message saved, 75): ~ would be whoever calls.
 if [ -z "${POSTIE_IN_NETNS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
     command -v ip >/dev/null && unshare -n true 2>/dev/null; then
 	POSTIE_IN_NETNS=1 exec unshare -n -- "$BASH" "$0" "$@"
@@ -109,5 +111,32 @@ sed -i '/auth = "plain"/d; /user = "alice"/d' "$CONF"
 printf 'Subject: far no login\n\nbody\n' | as "$U1" "$SM" -i bob@example.org 2>"$T/err"
 is "$?" 0 "no login configured: $FAR without TLS is fine" || diag "$(cat "$T/err")"
 smtp_wait "$T/far" 2 10 && pass "sent without a login" || fail "sent without a login"
+
+# ------------------------------------------------------------- ~ in the system file
+# The setgid sendmail serves every user from one file: a ~ there would be the
+# home of whoever calls, a file of theirs read with the group's rights. It is
+# a configuration error (the message is saved, exit 75), for each path key.
+usermod -d "$H1" "$U1" || bail_out "usermod"
+nearn=$(smtp_count "$T/near")
+for key in tls_ca_file tls_cert_file tls_key_file queue_dir; do
+	conf 127.0.0.1 "$NEAR_PORT" 'password = "topsecret"'
+	if [ "$key" = queue_dir ]; then
+		sed -i "s|^queue_dir = .*|queue_dir = \"~/q\"|" "$CONF"
+	else
+		sed -i "s|^smtp \"default\" {|&\n\t$key = \"~/x.pem\"|" "$CONF"
+	fi
+	printf 'Subject: tilde %s\n\nbody\n' "$key" | as "$U1" "$SM" -i bob@example.org 2>"$T/err"
+	is "$?" 75 "$key = \"~/...\" in the system file: a configuration error, the message saved (75)"
+	like "$(cat "$T/err")" "$key = \"~/[a-z.]*\": ~ would be the home of whoever calls the setgid sendmail; use an absolute path" \
+		"$key: the line names the key and the fix"
+done
+[ -e "$H1/q" ] && fail "nothing made under the caller's home" || pass "nothing made under the caller's home"
+conf 127.0.0.1 "$NEAR_PORT" 'password = "topsecret"'
+as "$U1" "$SM" -q 2>"$T/err"
+is "$?" 0 "the file mended: the owner's queue run" || diag "$(cat "$T/err")"
+smtp_wait "$T/near" $((nearn + 4)) 10 && pass "the four saved messages sent" || fail "the four saved messages sent"
+is "$(cat "$T"/near/[0-9]*.msg | grep -c "^Subject: tilde")" 4 \
+	"each of them once"
+is "$(spool_ids)" "" "the queue is empty"
 
 done_testing
