@@ -118,6 +118,7 @@ sl_init(struct strlist *l)
 {
 	l->v = NULL;
 	l->n = l->cap = 0;
+	l->oom = 0;
 }
 
 void
@@ -136,13 +137,16 @@ sl_addown(struct strlist *l, char *s)
 {
 	char **v;
 
-	if (s == NULL)
+	if (s == NULL) {
+		l->oom = 1;
 		return -1;
+	}
 	if (l->n + 1 >= l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 8;
 
 		if ((v = realloc(l->v, ncap * sizeof *v)) == NULL) {
 			free(s);
+			l->oom = 1;
 			return -1;
 		}
 		l->v = v;

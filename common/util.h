@@ -33,6 +33,7 @@ struct strlist {
 	char	**v;
 	size_t	  n;
 	size_t	  cap;
+	int	  oom;	/* an add failed for memory: the list is short (never written out) */
 };
 
 void	 sl_init(struct strlist *l);

@@ -367,6 +367,12 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 			return -1;
 		}
 	}
+	if (o->rcpts.oom || o->attach.oom || o->attach_type.oom) {
+		/* Not "no recipients": a list cut short by memory is no usage error. */
+		log_error("out of memory");
+		*code = EX_SOFTWARE;
+		return -1;
+	}
 	return 0;
 }
 
@@ -435,17 +441,18 @@ load_config(const struct opts *o, int sending, char **reason, char **files)
 {
 	struct postie_cfg *cfg;
 	char *file = NULL, *err = NULL;
-	int trusted = getuid() == 0 || getegid() == getgid();
+	int trusted = getuid() == 0 || getegid() == getgid(), bad;
 
 	*reason = *files = NULL;
 	if (!trusted && o->conf)
 		log_error("-C is ignored: this sendmail is installed setgid");
 	cfg = conf_load_for(trusted ? o->conf : NULL, trusted, CONF_SMTP, &file, &err);
 	if (cfg == NULL) {
-		*reason = err;
+		*reason = err;	/* NULL: out of memory */
 		*files = file ? file : strdup("");
 		return NULL;
 	}
+	bad = 1;
 	if (sending && cfg->nsmtp == 0) {
 		if (cfg->none)
 			*reason = strfmt("no configuration: none of %s exists (see postie.conf(5))",
@@ -459,7 +466,9 @@ load_config(const struct opts *o, int sending, char **reason, char **files)
 		*reason = err;
 	else if (sending && aliases_check(cfg->aliases, &err) == -1)
 		*reason = err;
-	if (*reason) {
+	else
+		bad = 0;
+	if (bad) {
 		*files = xstrdup(cfg->looked ? cfg->looked : cfg->path);
 		free(file);
 		conf_free(cfg);
@@ -749,7 +758,12 @@ main(int argc, char **argv)
 	log_setverbose(o.verbose);
 	o.submitter = getuid();
 	if ((cfg = load_config(&o, o.mode == 'm' || o.mode == 's', &why, &files)) == NULL) {
-		code = unusable(&o, argc, argv, why, files);
+		if (why == NULL || files == NULL) {
+			/* Before a byte of a message is read: the caller is told. */
+			log_error("out of memory");
+			code = EX_SOFTWARE;
+		} else
+			code = unusable(&o, argc, argv, why, files);
 		free(why);
 		free(files);
 		goto out;

@@ -139,8 +139,12 @@ write_env(const char *dir, const char *sub, const char *id, const struct envelop
 	char *tmp = strfmt("%s/tmp/%s.env.tmp%ld", dir, id, (long)getpid());
 	char *path = strfmt("%s%s%s/%s.env", dir, sub ? "/" : "", sub ? sub : "", id);
 
-	if (tmp == NULL || path == NULL)
+	if (tmp == NULL || path == NULL || e->account == NULL || e->sender == NULL ||
+	    e->rcpts.oom || e->replies.oom) {
+		/* An envelope cut short by memory is never written: it would drop recipients. */
+		errno = ENOMEM;
 		goto out;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		goto out;
@@ -214,7 +218,11 @@ q_read_env(const char *path, struct envelope *e)
 			sl_add(&e->replies, "");
 		} else if (strncmp(line, "reply ", 6) == 0 && e->replies.n > 0) {
 			free(e->replies.v[e->replies.n - 1]);
-			e->replies.v[e->replies.n - 1] = xstrdup(v);
+			if ((e->replies.v[e->replies.n - 1] = strdup(v)) == NULL) {
+				e->replies.v[e->replies.n - 1] = NULL;
+				e->replies.n--;
+				e->replies.oom = 1;
+			}
 		}
 		else if (strncmp(line, "created ", 8) == 0)
 			e->created = (time_t)strtoll(v, NULL, 10);
@@ -248,7 +256,7 @@ q_read_env(const char *path, struct envelope *e)
 	}
 	free(line);
 	fclose(fp);
-	if (e->account == NULL || e->sender == NULL) {
+	if (e->account == NULL || e->sender == NULL || e->rcpts.oom || e->replies.oom) {
 		env_free(e);
 		return -1;
 	}

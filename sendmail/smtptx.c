@@ -583,8 +583,18 @@ conclude(struct smtp_conn *s, struct qentry *q, struct rcpt_out *ro, struct txer
 			break;
 		}
 	}
-	sl_free(&q->env.rcpts);
-	q->env.rcpts = keep;
+	if (keep.oom || q->refused.oom || q->refused_replies.oom) {
+		/*
+		 * Memory ran out sorting them: every recipient of this
+		 * transaction stays for the next try (one that got it may get it
+		 * twice, one refused may be refused again) rather than one dropped.
+		 */
+		sl_free(&keep);
+		ntemp++;
+	} else {
+		sl_free(&q->env.rcpts);
+		q->env.rcpts = keep;
+	}
 	if (te->set && nok == 0) {
 		/* Nobody got it: the failure of the transaction is the answer. */
 		*msg = te->msg;
