@@ -155,6 +155,33 @@ sweep_op() {
 	SW_TOTAL=$((${SW_TOTAL:-0} + total))
 }
 
+# sweep_five_queued RCPT5: five entries queued while the server is away
+# (the fifth to RCPT5), kept in $T/template; sweep_five_prep ID gives each
+# case a copy, its Subjects marked with the case (same length: the sizes in
+# the envelopes stay right), and prints q1-ID .. q4-ID (the fifth's Subject
+# is the caller's to expect: delivered, or its bounce).
+sweep_five_queued() {
+	local i rcpt
+	for i in 1 2 3 4 5; do
+		rcpt=r$i@example.net
+		[ "$i" = 5 ] && rcpt=$1
+		printf 'Subject: q%s-CASEID\n\nmessage %s\n' "$i" "$i" |
+			"$SENDMAIL" -C "$T/swdead.conf" -i "$rcpt" || bail_out "queueing $i"
+	done
+	[ "$(ls "$SW_Q"/*.env | wc -l)" = 5 ] || bail_out "five entries queued"
+	rm -rf "$SW_Q/tmp"/.[!.]* 2>/dev/null
+	mv "$SW_Q" "$T/template"
+	: >"$T/case.in"
+}
+sweep_five_prep() {
+	local id i
+	id=$(printf %06d "$1")
+	rm -rf "$SW_Q"
+	cp -a "$T/template" "$SW_Q"
+	sed -i "s/CASEID/$id/" "$SW_Q"/*.msg
+	for i in 1 2 3 4; do echo "q$i-$id"; done
+}
+
 # The summary: the duplicates SMTP cannot avoid, named.
 sweep_summary() {
 	local name=$1 d ok=1
