@@ -870,6 +870,9 @@ slurp_conf(FILE *fp, const char *path, char **text, char **err)
 	return 0;
 }
 
+/* The heap a parse of a small file takes (see conf_load), below malloc's 128 KB trim threshold. */
+#define CONF_PARSE_RESERVE	(32 * 1024)
+
 struct postie_cfg *
 conf_load(const char *path, int must_exist, char **err)
 {
@@ -880,7 +883,7 @@ conf_load(const char *path, int must_exist, char **err)
 	int r;
 	unsigned i;
 	const char *s;
-	char *text = NULL;
+	char *text = NULL, *reserve;
 
 	*err = NULL;
 	if ((cf = calloc(1, sizeof *cf)) == NULL) {
@@ -917,8 +920,25 @@ conf_load(const char *path, int must_exist, char **err)
 			goto fail;
 		}
 		fclose(fp);
+		/*
+		 * libconfuse cannot run out of memory safely: its scanner then
+		 * exits ("out of dynamic memory in yy_create_buffer()", status
+		 * 2) and cfg_free() crashes on the tree a failed allocation
+		 * left half made.  So the memory a parse takes is had first
+		 * and given back to malloc's free list, where the parse finds
+		 * it; a parse that still runs out (ENOMEM) leaves its tree
+		 * unfreed.
+		 */
+		if ((reserve = malloc(CONF_PARSE_RESERVE + 2 * strlen(text))) == NULL) {
+			free(text);
+			goto fail;
+		}
+		free(reserve);
 		parsing = path;
+		errno = 0;
 		r = cfg_parse_buf(top, text);
+		if (r != CFG_SUCCESS && errno == ENOMEM)
+			top = NULL;
 		parsing = NULL;
 		free(text);
 		text = NULL;
@@ -1002,7 +1022,8 @@ conf_load(const char *path, int must_exist, char **err)
 	cfg_free(top);
 	return cf;
 fail:
-	cfg_free(top);
+	if (top != NULL)
+		cfg_free(top);
 	conf_free(cf);
 	if (*err == NULL)
 		*err = strdup("out of memory");

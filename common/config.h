@@ -142,7 +142,8 @@ char	*conf_default_queue_dir(void);
 /*
  * Reads and checks a file.  A missing file is an error only when
  * must_exist is set; otherwise an empty configuration is returned.  A file
- * that holds a password and is readable by others is refused.
+ * that holds a password and is readable by others is refused.  Out of
+ * memory leaves errno ENOMEM (*err may then be NULL).
  */
 struct postie_cfg *conf_load(const char *path, int must_exist, char **err);
 void	 conf_free(struct postie_cfg *cfg);

@@ -106,7 +106,7 @@ static void
 fail(struct fetch *f, enum px_err e, char *msg)
 {
 	progress_clear();
-	log_error("%s: %s", f->a->name, msg ? msg : "error");
+	log_error("%s: %s", f->a->name, PF_WHY(msg));
 	if (f->err == PX_OK)
 		f->err = e;
 	free(msg);
@@ -238,7 +238,7 @@ undo_batch(struct fetch *f, enum px_err err, char *msg, unsigned char *pending, 
 
 	if (dest_undo(f->dest, &what) == PX_OK)
 		unmark(f, pending, from, to);
-	fail(f, err, strfmt("%s; %s; nothing was deleted on the server", msg,
+	fail(f, err, strfmt("%s; %s; nothing was deleted on the server", PF_WHY(msg),
 	    what ? what : "no message was delivered"));
 	free(msg);
 	free(what);
@@ -407,7 +407,7 @@ out:
 	if (f.scanned && us_changed(&f.us, f.v, f.n) &&
 	    (e = us_save(&f.us, f.v, f.n, &msg)) != PX_OK) {
 		fail(&f, e, strfmt("%s; the messages deleted from the server stay recorded "
-		    "as delivered", msg));
+		    "as delivered", PF_WHY(msg)));
 		free(msg);
 	}
 	for (i = 0; i < f.n; i++)
@@ -480,7 +480,7 @@ list_account(const struct pop3_account *a, const struct popts *o)
 	sb_init(&top);
 	if ((e = pop3_open(&pop, &a->net, o->verbose, &msg)) != PX_OK ||
 	    (e = pop3_scan(&pop, &v, &n, &msg)) != PX_OK) {
-		log_error("%s: %s", a->name, msg ? msg : "error");
+		log_error("%s: %s", a->name, PF_WHY(msg));
 		free(msg);
 		pop3_close(&pop, &msg);
 		free(msg);
@@ -492,7 +492,7 @@ list_account(const struct pop3_account *a, const struct popts *o)
 	printf("%s: %zu message%s, %s (%s)\n", a->name, n, n == 1 ? "" : "s", b,
 	    a->net.host);
 	if ((e = pop3_plan(&pop, 1, v, n, &msg)) != PX_OK) {
-		log_error("%s: %s", a->name, msg);
+		log_error("%s: %s", a->name, PF_WHY(msg));
 		free(msg);
 		err = e;
 		n = 0;
@@ -500,7 +500,7 @@ list_account(const struct pop3_account *a, const struct popts *o)
 	for (i = 0; i < n && !pf_stop; i++) {
 		sb_reset(&top);
 		if ((e = pop3_top(&pop, v[i].num, top_sink, &top, &msg)) != PX_OK) {
-			log_error("%s: %s", a->name, msg ? msg : "error");
+			log_error("%s: %s", a->name, PF_WHY(msg));
 			free(msg);
 			err = e;
 			break;

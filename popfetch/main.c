@@ -288,7 +288,10 @@ poll_accounts(struct pop3_account **v, size_t n, int max_parallel, const struct 
 
 /* ---- configuration ---- */
 
-/* The accounts to poll: the named ones, else all.  NULL + message on error. */
+/*
+ * The accounts to poll: the named ones, else all.  NULL + message on error;
+ * NULL without one: out of memory.
+ */
 static struct pop3_account **
 select_accounts(struct postie_cfg *cfg, char **names, int nnames, size_t *np, char **err)
 {
@@ -301,10 +304,8 @@ select_accounts(struct postie_cfg *cfg, char **names, int nnames, size_t *np, ch
 		*err = strfmt("%s: no pop3 account is configured", cfg->path);
 		return NULL;
 	}
-	if ((v = calloc(nnames > 0 ? (size_t)nnames : cfg->npop3, sizeof *v)) == NULL) {
-		*err = strdup("out of memory");
+	if ((v = calloc(nnames > 0 ? (size_t)nnames : cfg->npop3, sizeof *v)) == NULL)
 		return NULL;
-	}
 	*np = 0;
 	if (nnames == 0) {
 		for (i = 0; i < cfg->npop3; i++)
@@ -337,18 +338,23 @@ load(const struct popts *o, char **names, int nnames, struct loaded *l, char **e
 	char *path;
 
 	memset(l, 0, sizeof *l);
-	if ((path = conf_find(o->conf, 1)) == NULL) {
-		*err = strdup("out of memory");
+	*err = NULL;
+	if ((path = conf_find(o->conf, 1)) == NULL)
 		return PX_SOFTWARE;
-	}
+	errno = 0;
 	l->cfg = conf_load(path, o->conf != NULL, err);
 	free(path);
+	/*
+	 * Out of memory (no message, or a call that failed with ENOMEM, as
+	 * fopen() whose buffer could not be had) is the host's failure, not
+	 * the configuration's.
+	 */
 	if (l->cfg == NULL)
-		return PX_CONFIG;
+		return *err == NULL || errno == ENOMEM ? PX_SOFTWARE : PX_CONFIG;
 	if ((l->acc = select_accounts(l->cfg, names, nnames, &l->nacc, err)) == NULL) {
 		conf_free(l->cfg);
 		l->cfg = NULL;
-		return PX_CONFIG;
+		return *err == NULL ? PX_SOFTWARE : PX_CONFIG;
 	}
 	return PX_OK;
 }
@@ -384,8 +390,8 @@ run_daemon(const struct popts *o, char **names, int nnames, struct loaded *l)
 		if (got_hup) {
 			got_hup = 0;
 			if (load(o, names, nnames, &nl, &err) != PX_OK) {
-				log_error("%s (keeping the previous configuration)", err);
-				log_event(LOG_ERR, "reload failed: %s", err);
+				log_error("%s (keeping the previous configuration)", PF_WHY(err));
+				log_event(LOG_ERR, "reload failed: %s", PF_WHY(err));
 				free(err);
 				err = NULL;
 			} else {
@@ -532,10 +538,10 @@ main(int argc, char **argv)
 	log_setverbose(o.verbose);
 	o.progress = !o.quiet && !o.verbose && !o.list && !o.serverinfo && isatty(STDERR_FILENO);
 
-	if (load(&o, argv, argc, &l, &err) != PX_OK) {
-		log_error("%s", err);
+	if ((e = load(&o, argv, argc, &l, &err)) != PX_OK) {
+		log_error("%s", PF_WHY(err));
 		free(err);
-		return EX_CONFIG;
+		return px_exitcode(e);
 	}
 	if (log_open(l.cfg->log) == -1)
 		log_error("cannot open the log file %s: %s", l.cfg->log, strerror(errno));

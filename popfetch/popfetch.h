@@ -44,6 +44,12 @@ struct popts {
 /* Set by the SIGTERM/SIGINT handler: finish the message in hand, then stop. */
 extern volatile sig_atomic_t pf_stop;
 
+/*
+ * The text of an error message: every failure makes one, so a NULL message
+ * is one that could not be made for want of memory.
+ */
+#define PF_WHY(msg)	((msg) != NULL ? (msg) : "out of memory")
+
 /* ---- main.c ---- */
 /* Rank of an error class when several accounts fail: the worst wins. */
 int	 pf_severity(enum px_err e);

@@ -46,12 +46,38 @@ sweep_main() {
 	done_testing
 }
 
-sweep() {
-	local dest=$1 mode=$2 sc n i spec fault err points fired bad killed rc t0
-	SW_DEST=$T/sweep.$dest
-	pf_plain_conf "$T/sweep.conf" 127.0.0.1 "$POP3_PORT" "$dest = \"$SW_DEST\"" \
-		"keep = $([ "$mode" = keep ] && echo true || echo false)"
+# sweep_setup DEST MODE: $T/sweep.conf, a poll of alice's mailbox on the
+# test Dovecot into SW_DEST (an mbox or a Maildir) in delete or keep mode;
+# its state file SW_STATE.
+sweep_setup() {
+	SW_DEST=$T/sweep.$1
+	pf_plain_conf "$T/sweep.conf" 127.0.0.1 "$POP3_PORT" "$1 = \"$SW_DEST\"" \
+		"keep = $([ "$2" = keep ] && echo true || echo false)"
 	SW_STATE=$XDG_STATE_HOME/postie/popfetch/f_alice@127.0.0.1.uidl
+}
+
+# sweep_verdict DEST MODE: after a poll with a fault (its status
+# INJECT_STATUS, stderr $T/inject.err), one clean rerun and the promise
+# (popfetch/t/verdict.py; a kill allows the batch in hand twice).  Sets
+# SW_WHY (": what is wrong", to follow the fault's name) and returns 1 when
+# it does not hold.
+sweep_verdict() {
+	local killed=0 rc v
+	SW_WHY=
+	[ "${INJECT_STATUS:-0}" -ge 128 ] && killed=1
+	"$POPFETCH" -C "$T/sweep.conf" >"$T/rerun.out" 2>"$T/rerun.err"
+	rc=$?
+	[ "$rc" = 0 ] || SW_WHY=": the rerun exits $rc: $(head -n 1 "$T/rerun.err")"
+	if ! v=$("$PY" "$VERDICT" --expect "$SE" "--$1" "$SW_DEST" --server "$T/mail/alice" \
+		--mode "$2" --killed "$killed" --state "$SW_STATE"); then
+		SW_WHY="$SW_WHY${SW_WHY:+;} (exit $INJECT_STATUS: $(head -n 1 "$T/inject.err")): $v"
+	fi
+	[ -z "$SW_WHY" ]
+}
+
+sweep() {
+	local dest=$1 mode=$2 sc n i spec fault err points fired bad t0
+	sweep_setup "$dest" "$mode"
 	: >"$T/inject.counts"
 	t0=$(date +%s)
 	for sc in $SWEEP_CALLS; do
@@ -84,17 +110,8 @@ sweep() {
 $spec: did not fire"
 					continue
 				fi
-				killed=0
-				[ "$INJECT_STATUS" -ge 128 ] && killed=1
-				"$POPFETCH" -C "$T/sweep.conf" >"$T/rerun.out" 2>"$T/rerun.err"
-				rc=$?
-				[ "$rc" = 0 ] || bad="$bad
-$spec: the rerun exits $rc: $(head -n 1 "$T/rerun.err")"
-				if ! v=$("$PY" "$VERDICT" --expect "$SE" "--$dest" "$SW_DEST" --server "$T/mail/alice" \
-					--mode "$mode" --killed "$killed" --state "$SW_STATE"); then
-					bad="$bad
-$spec (exit $INJECT_STATUS: $(head -n 1 "$T/inject.err")): $v"
-				fi
+				sweep_verdict "$dest" "$mode" || bad="$bad
+$spec$SW_WHY"
 			done
 			if [ -z "$bad" ] && [ "$fired" = "$points" ] && [ "$points" -gt 0 ]; then
 				pass "$dest $mode: $fault at each of the $points $sc calls: fired, and the promise holds"

@@ -20,7 +20,8 @@
 # never die of a signal.
 #
 # The script sets, before mem_sweep:
-#   MEM_MARK     a fixed string in main's first traced call (openat, brk, mmap)
+#   MEM_MARK     a fixed string in main's first traced call (openat, brk,
+#                mmap, or one of MEM_TRACE, more syscalls to trace)
 #   MEM_CODES    the exit codes allowed once main has begun ("0 70 75")
 #   MEM_PROMISE  what the TAP line says held ("delivered once, or the caller told")
 #   MEM_STDIN    the command's standard input (default /dev/null)
@@ -48,17 +49,18 @@ mem_fired() {
 # from the B-th brk and the M-th mmap on) or "limit" ARG KB (RLIMIT_DATA).
 # Sets INJECT_STATUS, INJECT_FIRED and MEM_MAIN (1: main was reached).
 mem_run() {
-	local kind=$1 arg=$2 b m
+	local kind=$1 arg=$2 b m tr=brk,mmap,openat${MEM_TRACE:+,$MEM_TRACE}
 	shift 2
+	# (bash reports a run's crash on stderr: counted below, not shown)
 	if [ "$kind" = call ]; then
 		read -r b m <<<"$arg"
-		timeout -k 5 60 strace -f -qq -o "$T/mem.log" -e trace=brk,mmap,openat \
+		{ timeout -k 5 60 strace -f -qq -o "$T/mem.log" -e trace="$tr" \
 			-e inject=brk:retval=0:when="$b"+ -e inject=mmap:error=ENOMEM:when="$m"+ -- \
-			"$@" <"${MEM_STDIN:-/dev/null}" >"$T/inject.out" 2>"$T/inject.err"
+			"$@" <"${MEM_STDIN:-/dev/null}" >"$T/inject.out" 2>"$T/inject.err"; } 2>/dev/null
 	else
-		timeout -k 5 60 strace -f -qq -o "$T/mem.log" -e trace=brk,mmap,openat -- \
+		{ timeout -k 5 60 strace -f -qq -o "$T/mem.log" -e trace="$tr" -- \
 			prlimit --data=$((arg * 1024)) -- "$@" <"${MEM_STDIN:-/dev/null}" \
-			>"$T/inject.out" 2>"$T/inject.err"
+			>"$T/inject.out" 2>"$T/inject.err"; } 2>/dev/null
 	fi
 	INJECT_STATUS=$?
 	INJECT_FIRED=$(mem_fired)
@@ -76,6 +78,7 @@ mem_case() {
 	echo "$INJECT_STATUS $(head -n 1 "$T/inject.err" |
 		sed "s|$T|\$T|g"'; s/[0-9A-F]\{13\}\.[0-9]*\.[0-9]*/ID/g; s/\(cannot load libcurl\): [^;]*/\1: LIB: .../')" \
 		>>"$T/mem.outcomes"
+	echo "$kind $arg: $INJECT_STATUS main=$MEM_MAIN $(head -n 1 "$T/inject.err")" >>"$T/mem.cases"
 	MEM_WHY=
 	if [ "$MEM_MAIN" = 0 ]; then
 		MEM_NOMAIN=$((MEM_NOMAIN + 1))
