@@ -8,9 +8,9 @@
 # needs down to where it cannot be loaded).  After each case one clean poll
 # and popfetch/t/verdict.py's promise: each message in the destination
 # exactly once, nothing deleted on the server that is not there, the state
-# file parses, no lock left.  Once main has begun (strace sees it open its
-# configuration file) a poll exits 0, 70 (out of memory) or 75, and never
-# dies of a signal.
+# file parses, no lock left.  Once main has begun (strace sees its first
+# call, isatty(2)) a poll exits 0, 70 (out of memory) or 75, and never dies
+# of a signal.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TOP/tests/lib/inject.sh"
 . "$TOP/popfetch/t/lib.sh"
