@@ -446,8 +446,14 @@ load_config(const struct opts *o, int sending, char **reason, char **files)
 	*reason = *files = NULL;
 	if (!trusted && o->conf)
 		log_error("-C is ignored: this sendmail is installed setgid");
+	errno = 0;
 	cfg = conf_load_for(trusted ? o->conf : NULL, trusted, CONF_SMTP, &file, &err);
 	if (cfg == NULL) {
+		/* Out of memory (config.h: errno ENOMEM): no configuration error. */
+		if (errno == ENOMEM) {
+			free(err);
+			err = NULL;
+		}
 		*reason = err;	/* NULL: out of memory */
 		*files = file ? file : strdup("");
 		return NULL;

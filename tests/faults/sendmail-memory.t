@@ -4,7 +4,9 @@
 # memory running out at every point where they ask the kernel for more.
 # Both sweeps of tests/lib/memsweep.sh: from each brk and mmap call on, every
 # one fails; the data segment limited to every 4 KB step from what the run
-# needs down to where it cannot be loaded.
+# needs down to where it cannot be loaded.  malloc's top_pad is 0: the heap
+# grows a page at a time, so memory also runs out inside the transaction,
+# not only while ld.so maps libcurl's libraries.
 # After each case one clean `sendmail -q`; then, as in the other sweeps
 # (tests/lib/sweep.sh), every message is delivered exactly once, or its
 # caller was told (70 "out of memory" before the message is queued) and it
@@ -41,7 +43,7 @@ sm_sweep() {
 	esac
 	local name=$1
 	shift 3
-	mem_sweep "$name" "$@"
+	GLIBC_TUNABLES=glibc.malloc.top_pad=0 mem_sweep "$name" "$@"
 }
 
 # ------------------------------------------------------------- a send
