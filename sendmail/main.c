@@ -71,9 +71,10 @@ static const char help_text[] =
 "\n"
 "Exit status: 0 sent or queued, 64 usage, 65 data error, 66 attachment unreadable\n"
 "(or --requeue of an unknown id), 67 all recipients refused, 69 refused, 70 out\n"
-"of memory before queueing, 71 cannot drop the group, 73 no queue directory,\n"
-"74 cannot write the queue (disk full), 75 temporary failure (queue = \"never\",\n"
-"or a queue limit) or the message saved as the configuration cannot be loaded,\n"
+"of memory before queueing or while loading the configuration, 71 cannot drop\n"
+"the group, 73 no queue directory, 74 cannot write the queue (disk full),\n"
+"75 temporary failure (queue = \"never\", or a queue limit) or the message saved\n"
+"as the configuration cannot be loaded,\n"
 "77 --requeue of another user's message, --authorize refused, or --serverinfo's\n"
 "login refused, 78 configuration error (modes without a message).\n";
 
