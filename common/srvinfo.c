@@ -1,4 +1,6 @@
 /* srvinfo.c: the layout of --serverinfo, one place for both programs. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "srvinfo.h"
@@ -46,4 +48,11 @@ srvinfo_login(const struct net_cfg *n, enum px_err e, enum sasl_mech mech)
 	if (e == PX_OK)
 		return strfmt("Login:        ok, as %s (%s)\n", n->user, sasl_name(mech));
 	return strfmt("Login:        failed\n");
+}
+
+void
+srvinfo_put(char *lines)
+{
+	fputs(lines ? lines : "(out of memory)\n", stdout);
+	free(lines);
 }

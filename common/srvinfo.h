@@ -31,5 +31,7 @@ int	 srvinfo_wants_login(const struct net_cfg *n);
  * shows the error itself, on stderr).
  */
 char	*srvinfo_login(const struct net_cfg *n, enum px_err e, enum sasl_mech mech);
+/* Prints lines made here or by tlsinfo.h to stdout ("(out of memory)" for NULL), and frees them. */
+void	 srvinfo_put(char *lines);
 
 #endif

@@ -14,14 +14,6 @@
 #include "srvinfo.h"
 #include "tlsinfo.h"
 
-/* Prints lines made by tlsinfo.c or srvinfo.c, and frees them. */
-static void
-put(char *lines)
-{
-	fputs(lines ? lines : "(out of memory)\n", stdout);
-	free(lines);
-}
-
 enum px_err
 serverinfo_account(const struct pop3_account *a, const struct popts *o)
 {
@@ -32,7 +24,7 @@ serverinfo_account(const struct pop3_account *a, const struct popts *o)
 	char *msg = NULL, *qmsg = NULL;
 	int flags = POP3_CERTINFO | (o->verbose ? POP3_VERBOSE : 0);
 
-	put(srvinfo_account(a->name, n));
+	srvinfo_put(srvinfo_account(a->name, n));
 	fflush(stdout);
 	if ((e = pop3_connect(&pop, n, flags, &msg)) != PX_OK) {
 		if (tls_info_cert_failed(pop.curl_rc)) {
@@ -42,7 +34,7 @@ serverinfo_account(const struct pop3_account *a, const struct popts *o)
 			qmsg = NULL;
 			tls_info_unverified(&unverified, n);
 			if (pop3_connect(&pop, &unverified, POP3_CERTINFO, &qmsg) == PX_OK)
-				put(tls_info_text(pop.c, n->tls, 0));
+				srvinfo_put(tls_info_text(pop.c, n->tls, 0));
 			free(qmsg);
 			qmsg = NULL;
 		}
@@ -54,13 +46,13 @@ serverinfo_account(const struct pop3_account *a, const struct popts *o)
 		free(qmsg);
 		return e;
 	}
-	put(tls_info_text(pop.c, n->tls, 1));
+	srvinfo_put(tls_info_text(pop.c, n->tls, 1));
 	printf("Greeting:     %s\n", pop.greeting.s ? pop.greeting.s : "");
-	put(srvinfo_caps(pop.capa_ok ? pop.capa.s : NULL, pop.capa_ok ? "(an empty list)" :
+	srvinfo_put(srvinfo_caps(pop.capa_ok ? pop.capa.s : NULL, pop.capa_ok ? "(an empty list)" :
 	    "none (the server does not answer CAPA)"));
 	fflush(stdout);
 	e = srvinfo_wants_login(n) ? pop3_login(&pop, &msg) : PX_OK;
-	put(srvinfo_login(n, e, pop.mech));
+	srvinfo_put(srvinfo_login(n, e, pop.mech));
 	if (e != PX_OK) {
 		fflush(stdout);
 		log_error("%s: %s", a->name, msg ? msg : "login failed");

@@ -15,20 +15,12 @@
 #include "srvinfo.h"
 #include "tlsinfo.h"
 
-/* Prints lines made by tlsinfo.c or srvinfo.c, and frees them. */
-static void
-put(char *lines)
-{
-	fputs(lines ? lines : "(out of memory)\n", stdout);
-	free(lines);
-}
-
 static void
 show_caps(const struct smtp_conn *s, const struct net_cfg *n)
 {
 	printf("Greeting:     %s\n", s->greeting);
 	printf("EHLO name:    %s\n", s->ehlo);
-	put(srvinfo_caps(s->ehlo_text.s, "none (the server answered HELO, not EHLO)"));
+	srvinfo_put(srvinfo_caps(s->ehlo_text.s, "none (the server answered HELO, not EHLO)"));
 	if (n->tls == TLS_STARTTLS && s->starttls_offered)
 		printf("              (STARTTLS before TLS)\n");
 	if (s->caps.size && s->caps.size_max > 0)
@@ -54,7 +46,7 @@ serverinfo_mode(struct postie_cfg *cfg, const struct opts *o)
 		return px_exitcode(PX_CONFIG);
 	}
 	n = &a->net;
-	put(srvinfo_account(a->name, n));
+	srvinfo_put(srvinfo_account(a->name, n));
 	fflush(stdout);
 	if ((s = smtp_open(a, cfg, o->verbose)) == NULL) {
 		log_error("out of memory");
@@ -73,7 +65,7 @@ serverinfo_mode(struct postie_cfg *cfg, const struct opts *o)
 			/* What the certificate is, so that it can be checked and pinned. */
 			tls_info_unverified(&unverified, n);
 			if (smtp_dial(s, &unverified, &qmsg) == PX_OK)
-				put(tls_info_text(s->c, n->tls, 0));
+				srvinfo_put(tls_info_text(s->c, n->tls, 0));
 			free(qmsg);
 		}
 		printf("Connection:   failed\n");
@@ -83,11 +75,11 @@ serverinfo_mode(struct postie_cfg *cfg, const struct opts *o)
 		smtp_close(s);
 		return px_exitcode(e);
 	}
-	put(tls_info_text(s->c, n->tls, 1));
+	srvinfo_put(tls_info_text(s->c, n->tls, 1));
 	show_caps(s, n);
 	fflush(stdout);
 	e = srvinfo_wants_login(n) ? smtp_login(s, &msg) : PX_OK;
-	put(srvinfo_login(n, e, s->mech));
+	srvinfo_put(srvinfo_login(n, e, s->mech));
 	if (e != PX_OK) {
 		fflush(stdout);
 		log_error("%s: %s", a->name, msg ? msg : "login failed");

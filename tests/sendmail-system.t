@@ -5,31 +5,10 @@
 # and cannot point sendmail at another configuration.
 . "$(dirname "$0")/lib/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "needs root to create users and a setgid binary"
-command -v useradd >/dev/null || skip_all "no useradd"
-
-GRP=postiet$$
-U1=pt1u$$
-U2=pt2u$$
-cleanup_users() {
-	userdel "$U1" 2>/dev/null
-	userdel "$U2" 2>/dev/null
-	groupdel "$GRP" 2>/dev/null
-}
-trap 'cleanup_users; _postie_exit' EXIT
-groupadd --system "$GRP" || bail_out "groupadd failed"
-useradd --no-create-home --home-dir /nonexistent --shell /bin/sh "$U1" || bail_out "useradd failed"
-useradd --no-create-home --home-dir /nonexistent --shell /bin/sh "$U2" || bail_out "useradd failed"
-chmod 755 "$T"
+. "$TOP/tests/lib/setgid.sh"
 
 # A build whose SYSCONFDIR is inside $T, installed setgid the way install-system does.
-mkdir -p "$T/src" "$T/etc" "$T/bin"
-cp -r "$TOP/Makefile" "$TOP/common" "$TOP/sendmail" "$T/src/"
-rm -f "$T"/src/common/*.o "$T"/src/common/*.a "$T"/src/sendmail/*.o "$T/src/sendmail/sendmail"
-if ! make -s -C "$T/src" SYSCONFDIR="$T/etc" sendmail/sendmail >"$T/build.log" 2>&1; then
-	bail_out "build failed: $(tail -5 "$T/build.log")"
-fi
-install -o root -g "$GRP" -m 2755 "$T/src/sendmail/sendmail" "$T/bin/sendmail"
+setgid_build t
 install -d -o root -g "$GRP" -m 2770 "$T/spool"
 chmod 755 "$T/etc"
 
