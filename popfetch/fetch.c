@@ -236,7 +236,14 @@ undo_batch(struct fetch *f, enum px_err err, char *msg, unsigned char *pending, 
 {
 	char *what = NULL;
 
-	if (dest_undo(f->dest, &what) == PX_OK)
+	/*
+	 * Unmarked even when the undo failed half-way (a truncate or unlink
+	 * done, its fsync failed): the end of the poll must not record as
+	 * delivered what may be gone, or the next poll deletes it unfetched.
+	 * At worst it is delivered twice.  Only an mda's messages stay
+	 * marked: they are delivered and cannot be taken back.
+	 */
+	if (dest_undo(f->dest, &what) == PX_OK || !dest_per_message(f->dest))
 		unmark(f, pending, from, to);
 	fail(f, err, strfmt("%s; %s; nothing was deleted on the server", PF_WHY(msg),
 	    what ? what : "no message was delivered"));

@@ -180,4 +180,37 @@ undo_case "Maildir: fsync of new/ EIO" maildir "fsync:error=EIO:when=1" "$T/md/n
 undo_case "Maildir: open of new/ EIO" maildir "openat:error=EIO:when=1" "$T/md/new"
 undo_case "mda: state fsync EIO" mda "fsync:error=EIO:when=1" "$STATE.tmp"
 
+# The undo itself failing half-way: the state's rename fails, then the undo's
+# fsync (the mbox's truncation, the unlinks in new/ are done, not synced). The
+# batch must not be recorded as delivered at the end of the poll: the next
+# poll fetches it again rather than delete it unfetched. (fsync calls on the
+# two paths: the batch's commit 1, the state 2, the undo's 3.)
+for dest in mbox maildir; do
+	server A:1 B:2 C:3
+	rm -f "$STATE"
+	if [ "$dest" = mbox ]; then
+		cp "$T/orig.mbox" "$T/u.mbox"; conf "mbox = \"$T/u.mbox\""; dpath=$T/u.mbox
+	else
+		rm -rf "$T/md"; mkdir -p "$T/md/new" "$T/md/cur" "$T/md/tmp"
+		cp "$T/orig.mbox" "$T/md/new/1.old.host"; conf "maildir = \"$T/md\""; dpath=$T/md/new
+	fi
+	nolsan timeout 60 strace -f -qq -o "$T/inject.log" -P "$STATE.tmp" -P "$dpath" \
+		-e trace=rename,fsync -e inject=rename:error=EIO:when=1 -e inject=fsync:error=EIO:when=3 \
+		"$POPFETCH" -C "$T/conf" >"$T/out" 2>"$T/err"
+	rc=$?
+	is "$(grep -c INJECTED "$T/inject.log")" 2 "$dest, undo failing: both faults fired"
+	is "$rc" 74 "$dest, undo failing: exit 74"
+	like "$(cat "$T/err")" "the next poll delivers" "$dest, undo failing: the line says the next poll delivers them"
+	is "$(lines "$SPOOL/deleted")" 0 "$dest, undo failing: nothing deleted on the server"
+	check "$dest, undo failing: a clean rerun" "$POPFETCH" -C "$T/conf"
+	if [ "$dest" = mbox ]; then
+		is "$(subjects "$T/u.mbox" | tr '\n' ' ')" "old message 1 message 2 message 3 " \
+			"$dest, undo failing: after the rerun each message there once, none lost"
+	else
+		is "$(subjects "$T/md/new/"* | sort | tr '\n' ' ')" "message 1 message 2 message 3 old " \
+			"$dest, undo failing: after the rerun each message there once, none lost"
+	fi
+	is "$(lines "$SPOOL/deleted")" 3 "$dest, undo failing: deleted only once fetched again"
+done
+
 done_testing
