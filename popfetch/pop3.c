@@ -46,6 +46,8 @@
 
 #define STATUS_MAX	8192	/* a status line longer than this is nonsense */
 #define LISTING_LINE_MAX 1024	/* so is a LIST or UIDL line */
+/* "NUMBER UIDL": a line cut off at the limit holds a UIDL over UIDL_MAX. */
+_Static_assert(UIDL_MAX + 21 < LISTING_LINE_MAX, "UIDL_MAX too close to LISTING_LINE_MAX");
 #define WINDOW_BYTES	(4 * 1024 * 1024)	/* RETR bytes in flight (by LIST size) */
 
 /* ---- I/O on libcurl's connection (common/netio.c) ---- */
@@ -763,12 +765,13 @@ listing_line(struct listing *l, char *s)
 		m->size = end == arg ? -1 : size;
 		return;
 	}
-	/* UIDL: 1-70 printable characters. */
+	/* UIDL: 1-70 printable characters (up to UIDL_MAX taken). */
 	for (end = arg; *end > ' ' && *end < 0x7f; end++)
 		;
 	*end = '\0';
 	key.num = num;
-	if (*arg == '\0' || (m = bsearch(&key, l->v, l->n, sizeof *l->v, cmp_num)) == NULL)
+	if (*arg == '\0' || end - arg > UIDL_MAX ||
+	    (m = bsearch(&key, l->v, l->n, sizeof *l->v, cmp_num)) == NULL)
 		return;
 	free(m->uidl);
 	if ((m->uidl = strdup(arg)) == NULL)

@@ -78,10 +78,17 @@ enum px_err serverinfo_account(const struct pop3_account *a, const struct popts 
 /* Receives body bytes; returns n, or anything else to abort the transfer. */
 typedef size_t (*pop3_sink)(void *arg, const char *p, size_t n);
 
+/*
+ * The longest UIDL taken (RFC 1939 says 70): a longer one counts as none,
+ * in the listing and in the state file alike (below pop3.c's line limit,
+ * so that a UIDL cut off by it is never taken for a shorter one).
+ */
+#define UIDL_MAX	1000
+
 struct pop3_msg {
 	unsigned long num;	/* message number in this session */
 	long long size;	/* octets from LIST, -1 if unknown */
-	char	*uidl;		/* NULL if the server has no UIDL */
+	char	*uidl;		/* NULL if the server has no UIDL (or one over UIDL_MAX) */
 	unsigned seen:1;	/* UIDL in the state file: fetched before */
 	unsigned wanted:1;	/* to fetch this poll */
 	unsigned done:1;	/* delivered and covered by an fsync */

@@ -32,7 +32,6 @@
 
 #define UIDL_MAGIC	"# popfetch uidl v2\n"
 #define UIDL_MAGIC_V1	"# popfetch uidl v1"
-#define UIDL_MAX	1000	/* RFC 1939 says 70 */
 
 /* Appends s with everything but [A-Za-z0-9.@+=-] written as %XX. */
 static void

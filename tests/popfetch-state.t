@@ -123,6 +123,23 @@ check_status 65 "a state file that does not parse: exit 65" "$POPFETCH" -C "$T/c
 like "$(cat "$T/last.err")" "^popfetch: f: $STATE, line 2: not a UIDL and a size; remove the file" \
 	"names the file, the line and the fix"
 
+# ---- UIDLs longer than the state takes (RFC 1939: 70): up to 1,000 characters
+# a UIDL, beyond that none (fetched at every poll in keep mode), also two whose
+# first 1,024 characters are the same: never a poll that fails for ever
+rm -f "$STATE"
+U1000=$(printf 'u%.0s' $(seq 1000))
+U1010=$(printf 'v%.0s' $(seq 1010))
+UCUT=$(printf 'w%.0s' $(seq 1030))
+server "$U1000:1" "$U1010:2" "${UCUT}x:3" "${UCUT}y:4"
+conf "mbox = \"$T/long.mbox\"" "keep = true"
+rm -f "$T/long.mbox"
+check "long UIDLs: first poll" "$POPFETCH" -C "$T/conf"
+is "$(lines "$SPOOL/retrieved")" 4 "long UIDLs: all four fetched"
+is "$(grep -vc '^#' "$STATE")" 1 "long UIDLs: only the 1,000-character one recorded"
+check "long UIDLs: the next poll (was: exit 65 for ever)" "$POPFETCH" -C "$T/conf"
+is "$(lines "$SPOOL/retrieved")" 7 "long UIDLs: the three over 1,000 characters fetched again, as with no UIDL"
+is "$(lines "$SPOOL/deleted")" 0 "long UIDLs: nothing deleted"
+
 # ---- the state cannot be saved: the batch is undone
 rm -f "$STATE"
 for i in 1 2 3; do msg "$i"; done
