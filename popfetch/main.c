@@ -103,7 +103,7 @@ pf_severity(enum px_err e)
 enum px_err
 pf_err_of_exit(int code)
 {
-	static const enum px_err all[] = { PX_OK, PX_TEMPFAIL, PX_UNAVAILABLE, PX_NOPERM,
+	static const enum px_err all[] = { PX_OK, PX_TEMPFAIL, PX_UNAVAILABLE, PX_DATA, PX_NOPERM,
 		PX_IOERR, PX_CANTCREAT, PX_OSERR, PX_SOFTWARE, PX_CONFIG, PX_USAGE };
 	size_t i;
 

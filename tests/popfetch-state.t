@@ -122,6 +122,10 @@ printf '# popfetch uidl v2\nA 12 x\n' >"$STATE"
 check_status 65 "a state file that does not parse: exit 65" "$POPFETCH" -C "$T/conf"
 like "$(cat "$T/last.err")" "^popfetch: f: $STATE, line 2: not a UIDL and a size; remove the file" \
 	"names the file, the line and the fix"
+# with a second account, polled beside it (max_parallel): still 65 (was 70)
+sed 's/^pop3 "f" {/pop3 "g" {/; s|mbox = "[^"]*"|mbox = "'"$T"'/g.mbox"|; /^log =/d; /^timeout =/d' "$T/conf" >>"$T/conf"
+check_status 65 "two accounts, one state file that does not parse: exit 65" "$POPFETCH" -C "$T/conf"
+conf "mbox = \"$T/v1.mbox\"" "keep = true"
 
 # ---- UIDLs longer than the state takes (RFC 1939: 70): up to 1,000 characters
 # a UIDL, beyond that none (fetched at every poll in keep mode), also two whose
