@@ -293,8 +293,6 @@ int	 smtp_socket(struct smtp_conn *c);
  * is sent instead the connection is made again.
  */
 void	 smtp_ahead(struct smtp_conn *c, const struct qentry *q);
-/* 1 when c is connected and the server has not closed it while it idled. */
-int	 smtp_idle_ok(struct smtp_conn *c);
 
 /* outcome.c: the one place that decides what a failure means for a message. */
 struct attempt {

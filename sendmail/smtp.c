@@ -584,12 +584,6 @@ smtp_ahead(struct smtp_conn *s, const struct qentry *q)
 	s->ahead.q = q;
 }
 
-int
-smtp_idle_ok(struct smtp_conn *s)
-{
-	return s->up && s->ahead.id == NULL && netio_idle_ok(&s->io);
-}
-
 /* The reply to the last transaction, for logs. */
 const char *
 smtp_last_reply(struct smtp_conn *s)

@@ -700,10 +700,15 @@ again:
 		nx.n = 0;
 	}
 	s->used = 1;
-	if (r == -1 && !fresh && !retried && nreplies == replies_before && !te.set) {
+	if (r == -1 && !fresh && !retried && nreplies == replies_before && !te.set &&
+	    !(s->caps.pipelining && s->caps.chunking)) {
 		/*
 		 * The connection was reused and failed before anything of this
 		 * entry was answered: nothing was taken.  Once more on a new one.
+		 * Not after a pipelined BDAT flight: the whole message went out
+		 * before any reply, and the server may have taken it (the entry
+		 * waits for the next run instead; a connection the server closed
+		 * while idle was already replaced above).
 		 */
 		log_info("%s: %s; connecting again", s->acct->net.host, s->io.why);
 		smtp_drop(s);

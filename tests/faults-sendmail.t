@@ -187,6 +187,30 @@ step "554 to BDAT LAST" 69 refused 554-bdat --at 3 --pipelining --chunking
 step "drop after BDAT LAST" 0 queued drop-after-dot --pipelining --chunking
 step "552 after BDAT LAST" 69 refused 552-after-dot --pipelining --chunking
 
+# The kept connection (connection_cache), PIPELINING and CHUNKING: the second
+# sendmail's message goes out whole in its first flight over the kept
+# connection, and the server drops it without a reply. The server may have
+# taken it: it is not sent again at once on a new connection (twice at the
+# server), it waits in the queue for the next run. (The server holds its
+# replies until the end of each message, as one that answers a flight only
+# once it has read it all: the drop leaves sendmail without any reply.)
+start_faultsmtp drop-after-dot --at 2 --pipelining --chunking --hold-replies || bail_out "server"
+conf "bdat2" "$FAULT_PORT"
+sed -i 's/^connection_cache = 0/connection_cache = 30/' "$T/bdat2.conf"
+rm -rf "$T/q-bdat2"
+for i in 1 2; do
+	printf 'Subject: bdat-%s\n\nbody %s\n' "$i" "$i" |
+		timeout 60 "$SENDMAIL" -C "$T/bdat2.conf" -i "r$i@example.org" 2>"$T/err"
+	is "$?" 0 "kept connection, BDAT flight: send $i exit 0" || diag "$(cat "$T/err")"
+done
+is "$(cat "$FAULT_SPOOL/connections" | wc -l)" 1 "both went over one connection"
+is "$(cat "$FAULT_SPOOL"/[0-9]*.env 2>/dev/null | grep -c '^r1@')" 1 "the first message delivered"
+is "$(( $(ls "$FAULT_SPOOL"/*.unaccepted 2>/dev/null | wc -l) + $(cat "$FAULT_SPOOL"/[0-9]*.env 2>/dev/null | grep -c '^r2@') ))" 1 \
+	"the second reached the server once, not again at once on a new connection"
+is "$(ls "$T/q-bdat2"/*.env 2>/dev/null | wc -l)" 1 "the second waits in the queue"
+stop_holders
+stop_server "$FAULT_PID"
+
 # A queue run meets a permanent refusal: nobody waits for the answer, so the
 # message is kept in failed/ rather than dropped.
 start_faultsmtp 550-rcpt || bail_out "server"

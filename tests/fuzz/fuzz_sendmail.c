@@ -274,13 +274,6 @@ smtp_ahead(struct smtp_conn *c, const struct qentry *q)
 	(void)q;
 }
 
-int
-smtp_idle_ok(struct smtp_conn *c)
-{
-	(void)c;
-	return 1;
-}
-
 /* The spooled message as an SMTP server would take it. */
 static void
 check_spool(const struct qentry *q)

@@ -33,7 +33,11 @@ BDAT with --chunking) except for the one fault chosen with --mode:
   stall-quit      never answer QUIT (a client that waits for the reply hangs)
 
 The *-after-dot modes apply to the end of the message, the final dot after
-DATA or the chunk of BDAT ... LAST.  Pipelined commands are read and answered
+DATA or the chunk of BDAT ... LAST (of every message, or of the --at Nth
+message of a connection). With --hold-replies the replies to a
+transaction's MAIL, RCPT and BDAT wait for the end of its message (as a
+server that answers a pipelined flight once it has read it all): a drop
+after the dot then leaves the client with no reply at all.  Pipelined commands are read and answered
 one by one, in order, as a real server does; a close discards what is left.
 
 Spool (--spool DIR), same format as smtpd.py: a message answered 250 after
@@ -129,6 +133,8 @@ class Conn:
         self.authed = False
         self.nrcpt = 0  # RCPT and BDAT commands seen on this connection
         self.nbdat = 0
+        self.nmsg = 0   # messages ended (final dot, BDAT LAST) on this connection
+        self.held = []  # replies held back (--hold-replies)
 
     def reset(self):
         self.mail_from = None
@@ -144,6 +150,14 @@ class Conn:
         self.spool.append("log", prefix + line[:300])
 
     async def send(self, *lines):
+        # --hold-replies: a transaction's replies wait for the end of the
+        # message (354 aside), as a server that answers a pipelined flight
+        # only once it has read it all; a close meanwhile loses them.
+        if (self.o.hold_replies and self.mail_from is not None
+                and not (lines and str(lines[0]).startswith("354"))):
+            self.held.extend(lines)
+            return
+        lines, self.held = self.held + list(lines), []
         for line in lines:
             if isinstance(line, str):
                 line = line.encode()
@@ -300,7 +314,8 @@ class Conn:
 
     async def end_of_message(self, content):
         """The final dot, or the chunk of BDAT LAST: the fault, or 250."""
-        m = self.o.mode
+        self.nmsg += 1
+        m = self.o.mode if self.hit(self.nmsg) else "normal"
         accepted = m not in ("drop-after-dot", "451-after-dot", "552-after-dot",
                              "stall-after-dot")
         nid = self.spool.store(self.mail_from, self.rcpts, content, accepted)
@@ -467,6 +482,8 @@ def parse_args(argv):
                    help="rcpt and bdat modes: only the Nth RCPT or BDAT of the connection")
     p.add_argument("--pipelining", action="store_true", help="advertise PIPELINING")
     p.add_argument("--chunking", action="store_true", help="advertise CHUNKING, take BDAT")
+    p.add_argument("--hold-replies", action="store_true",
+                   help="answer a transaction's commands only at the end of its message")
     p.add_argument("--stall-max", type=float, default=600,
                    help="longest stall, seconds (default 600)")
     p.add_argument("--ready-file", help="write the listening port here once ready")
