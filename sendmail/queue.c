@@ -100,26 +100,18 @@ make_id(void)
 	    (unsigned long)(ts.tv_nsec / 10000) & 0xfffff, (unsigned long)getpid(), counter++);
 }
 
-/* 1 when dir is a shared spool: setgid, its files belong to the group. */
-static int
-shared_dir(const char *dir)
+int
+q_shared_dir(const char *dir)
 {
 	struct stat st;
 
 	return stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
 }
 
-/*
- * A new queue file's mode: readable by the group in a shared spool (any
- * runner of the queue is the setgid sendmail), private otherwise.  Set
- * explicitly, as root's umask is not the setgid program's.  Written by root
- * for another user (root's queue run), the file goes to that user, so that
- * the entry stays theirs to see and retry.
- */
-static int
-own_file(int fd, const char *dir, uid_t owner)
+int
+q_own_file(int fd, const char *dir, uid_t owner)
 {
-	if (fchmod(fd, shared_dir(dir) ? 0640 : 0600) == -1)
+	if (fchmod(fd, q_shared_dir(dir) ? 0640 : 0600) == -1)
 		return -1;
 	if (geteuid() == 0 && owner != NO_UID && owner != 0 && fchown(fd, owner, (gid_t)-1) == -1)
 		return -1;
@@ -148,7 +140,7 @@ write_env(const char *dir, const char *sub, const char *id, const struct envelop
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		goto out;
-	if (own_file(fd, dir, e->uid) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+	if (q_own_file(fd, dir, e->uid) == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		close(fd);
 		goto fail;
 	}
@@ -363,7 +355,7 @@ q_create_id(const char *dir, const char *id, struct qentry *q, FILE **out, char 
 		return -1;
 	}
 	fd = open(q->tmpmsg, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1 || own_file(fd, dir, NO_UID) == -1) {
+	if (fd == -1 || q_own_file(fd, dir, NO_UID) == -1) {
 		*err = strfmt("cannot create %s: %s", q->tmpmsg, strerror(errno));
 		if (fd != -1) {
 			close(fd);
@@ -822,7 +814,7 @@ keep_part(const char *dir, const char *id, const struct qpart *from, uid_t owner
 	if ((tmp = strfmt("%s/tmp/%s.copy%ld", dir, id, (long)getpid())) == NULL)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1 || own_file(fd, dir, owner) == -1) {
+	if (fd == -1 || q_own_file(fd, dir, owner) == -1) {
 		if (fd != -1) {
 			close(fd);
 			unlink(tmp);

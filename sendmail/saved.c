@@ -71,9 +71,8 @@ saved_free(struct saved *s)
 static char *
 saved_dir(const char *dir)
 {
-	struct stat st;
 	char *d = strfmt("%s/saved", dir);
-	mode_t mode = stat(dir, &st) == 0 && (st.st_mode & S_ISGID) ? 02770 : 0700;
+	mode_t mode = q_shared_dir(dir) ? 02770 : 0700;
 
 	if (d && mkdir(d, mode) == -1 && errno != EEXIST) {
 		free(d);
@@ -94,20 +93,22 @@ put_text(FILE *fp, const char *key, const char *v)
 	fputc('\n', fp);
 }
 
-/* Writes path (through a temp file beside it) from the command line in args. */
+/*
+ * Writes path (through a temp file beside it) from the command line in
+ * args; owner: whose it is (its file's owner says so), NO_UID for the caller.
+ */
 static int
-write_args(const char *dir, const char *id, const char *path, const struct saved *sv)
+write_args(const char *dir, const char *id, const char *path, const struct saved *sv,
+    uid_t owner)
 {
 	char *tmp = strfmt("%s/tmp/%s.args.tmp%ld", dir, id, (long)getpid());
 	FILE *fp = NULL;
-	struct stat st;
 	int fd = -1, i, r = -1;
 
 	if (tmp == NULL)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1 || fchmod(fd, stat(dir, &st) == 0 && (st.st_mode & S_ISGID) ? 0640 : 0600)
-	    == -1 || (fp = fdopen(fd, "w")) == NULL)
+	if (fd == -1 || q_own_file(fd, dir, owner) == -1 || (fp = fdopen(fd, "w")) == NULL)
 		goto out;
 	fd = -1;
 	fprintf(fp, "%s\ncreated %lld\n", ARGS_MAGIC, (long long)sv->created);
@@ -215,15 +216,13 @@ save_copy(const char *dir, const char *sdir, const char *name, int from)
 {
 	char buf[65536], *tmp = strfmt("%s/tmp/%s.tmp%ld", dir, name, (long)getpid());
 	char *path = strfmt("%s/%s", sdir, name);
-	struct stat st;
 	ssize_t k;
 	int fd = -1, r = -1;
 
 	if (tmp == NULL || path == NULL)
 		goto out;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1 || fchmod(fd, stat(dir, &st) == 0 && (st.st_mode & S_ISGID) ? 0640 : 0600)
-	    == -1)
+	if (fd == -1 || q_own_file(fd, dir, NO_UID) == -1)
 		goto out;
 	for (;;) {
 		k = read(from, buf, sizeof buf);
@@ -336,7 +335,7 @@ saved_store(const struct opts *o, struct reader *r, struct submit_result *res)
 	sv.error = xstrdup(o->save->error);
 	sv.files = xstrdup(o->save->files);
 	command_line(o, &sv);
-	if (sv.argv == NULL || write_args(dir, q.id, args, &sv) == -1 || fsync_dir(sdir) == -1) {
+	if (sv.argv == NULL || write_args(dir, q.id, args, &sv, NO_UID) == -1 || fsync_dir(sdir) == -1) {
 		res->msg = strfmt("%s; and the message cannot be saved: %s", o->save->error,
 		    strerror(errno));
 		goto undo;
@@ -431,11 +430,14 @@ static void
 saved_note(const char *dir, const char *sdir, const char *id, struct saved *sv, const char *why)
 {
 	char *args = strfmt("%s/%s.args", sdir, id);
+	struct stat st;
 
 	if (strcmp(sv->error, why) != 0) {
 		free(sv->error);
 		sv->error = xstrdup(why);
-		if (args == NULL || write_args(dir, id, args, sv) == -1)
+		/* Rewritten by root's run, it stays its owner's. */
+		if (args == NULL || stat(args, &st) == -1 ||
+		    write_args(dir, id, args, sv, st.st_uid) == -1)
 			log_error("%s: cannot note in %s: %s", id, sdir, strerror(errno));
 	}
 	free(args);

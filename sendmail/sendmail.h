@@ -102,6 +102,17 @@ int	 q_init(const char *dir, char **err);
 int	 q_create(const char *dir, struct qentry *q, FILE **out, char **err);
 /* q_create with a given queue id (NULL: a new one). */
 int	 q_create_id(const char *dir, const char *id, struct qentry *q, FILE **out, char **err);
+/* 1 when dir is a shared spool: setgid, its files belong to the group. */
+int	 q_shared_dir(const char *dir);
+/*
+ * A new file's mode in queue directory dir (its failed/ and saved/ too):
+ * readable by the group in a shared spool (any runner of the queue is the
+ * setgid sendmail), private otherwise, set explicitly as root's umask is
+ * not the setgid program's.  Written by root for another user (owner, not
+ * NO_UID or 0: root's queue run), the file goes to that user, so that the
+ * entry stays theirs to see and retry.  0 or -1.
+ */
+int	 q_own_file(int fd, const char *dir, uid_t owner);
 int	 q_commit(struct qentry *q, FILE *fp, char **err);
 void	 q_abort(struct qentry *q, FILE *fp);
 int	 q_list(const char *dir, struct strlist *ids);

@@ -204,4 +204,28 @@ is "$(wc -l <"$T/smtp/connections")" $((conns + 1)) "user two's send used its ow
 stop_holders "$SPOOL"
 write_system_conf
 
+# ----------------------------------------- a saved message stays its owner's
+# A user's message saved while the file is broken; root's queue run notes a
+# new reason (the file mended, but no account "work" yet): saved/ID.args is
+# rewritten and must stay the user's (it was root's: gone from the user's
+# mailq, then sent as root).
+SYS_LOG=$LOGF put_conf 'timeout = "abc"'
+printf 'Subject: saved-owner\n\nbody\n' | as "$U1" "$SM" -a work -i one@example.org 2>"$T/err"
+is "$?" 75 "user one, broken file: the message saved (75)"
+sid=$(ls "$SPOOL/saved" | sed -n 's/\.args$//p' | head -n 1)
+[ -n "$sid" ] || fail "a saved entry"
+write_system_conf
+"$SM" -q 2>/dev/null
+is "$(stat -c %u "$SPOOL/saved/$sid.args")" "$UID1" "root's run rewrote the saved entry: still user one's"
+like "$(as "$U1" "$MAILQ")" "$sid" "user one's mailq still shows it"
+SYS_LOG=$LOGF put_conf "timeout = 20
+smtp \"work\" { host = \"127.0.0.1\" port = $SMTP_PORT tls = \"none\" }"
+"$SM" -q 2>/dev/null
+N=$((N + 1))
+smtp_wait "$T/smtp" "$N" 10 && pass "the account added: root's run sends it" || fail "the account added: root's run sends it"
+last=$(ls "$T/smtp"/[0-9]*.msg | tail -n 1)
+like "$(cat "$last")" "from $U1 \\(uid $UID1\\)" "sent as user one (Received), not as root"
+unlike "$(head -n 1 "${last%.msg}.env")" "^root@" "the envelope sender is not root"
+write_system_conf
+
 done_testing
