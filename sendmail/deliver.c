@@ -227,6 +227,7 @@ expire(struct qentry *q, struct postie_cfg *cfg, time_t now)
 	    q->env.uid == NO_UID ? -1L : (long)q->env.uid, q->env.sender, msg);
 	if (q_fail_copy(q, NULL, NULL, msg, report, NULL, 0, &err) == -1) {
 		log_error("%s: %s; it stays in the queue", q->id, err);
+		q_leave(q->id);
 		free(err);
 		free(msg);
 		return;

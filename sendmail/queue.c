@@ -532,13 +532,29 @@ out:
 	return r;
 }
 
+/*
+ * Ids whose new state this process could not write (q_update, or a move to
+ * failed/ that failed): on disk they are as before their attempt (to the
+ * recipients that got it, too), so this process leaves them alone; a later
+ * run takes them.  Else a run that loops (-odb) would take them again at
+ * once, for ever on a full disk, and send them again each time.
+ */
+static struct strlist left;
+
+void
+q_leave(const char *id)
+{
+	if (!sl_has(&left, id))
+		sl_add(&left, id);
+}
+
 int
 q_lock(const char *dir, const char *id, struct qentry *q)
 {
-	if (q_finished(id)) {
+	if (q_finished(id) || sl_has(&left, id)) {
 		memset(q, 0, sizeof *q);
 		q->fd = -1;
-		return -1;	/* sent by this process; its removal failed */
+		return -1;	/* sent by this process (its removal failed), or left */
 	}
 	return lock_entry(dir, NULL, id, q);
 }
@@ -662,6 +678,7 @@ q_update(struct qentry *q)
 	for (tries = 0; tries < 2; tries++)
 		if (write_env(q->dir, NULL, q->id, &q->env) == 0)
 			return 0;
+	q_leave(q->id);
 	return -1;
 }
 

@@ -141,6 +141,8 @@ int	 q_update(struct qentry *q);	/* rewrites the envelope (one retry); 0 or -1 *
  */
 int	 q_remove(struct qentry *q, char **err);
 int	 q_finished(const char *id);	/* 1: this process sent it; its removal failed */
+/* This process takes id no more (q_lock refuses it): its new state could not be written. */
+void	 q_leave(const char *id);
 void	 q_retry_removals(void);	/* before exit: those removals again, logged */
 /*
  * Keeps a copy of q in failed/ (the data linked, else copied) for the

@@ -90,4 +90,29 @@ wait_for "ls '$T/q-rej/failed/'*.env >/dev/null 2>&1" 10
 is "$(ls "$T"/q-rej/failed/*.env 2>/dev/null | wc -l)" 1 "background refusal: kept in failed/"
 like "$(cat "$T/rej.log")" "550" "background refusal: logged with the reply"
 
+# Background, the server down and an entry whose new state cannot be written
+# (its envelope made immutable: the rename over it fails, as a write on a
+# full disk would): the runner leaves it after one try and ends, where it took
+# it again at once for ever (100% CPU, never ending).
+conf full background "$(free_port)"
+msg full-1 | "$SENDMAIL" -C "$T/full.conf" -odq -i you@example.org
+id=$(ls "$T/q-full" | sed -n 's/\.env$//p')
+if [ -n "$id" ] && chattr +i "$T/q-full/$id.env" 2>/dev/null; then
+	msg full-2 | "$SENDMAIL" -C "$T/full.conf" -i you@example.org
+	is "$?" 0 "the send exits 0 at once"
+	runlock=$T/q-full/tmp/.runner.$(id -u).default
+	if wait_for "[ -e '$runlock' ] && flock -n '$runlock' true" 10; then
+		pass "the background runner ended, the entry it could not update left"
+	else
+		fail "the background runner ended, the entry it could not update left"
+		for pid in $(fuser "$runlock" 2>/dev/null); do kill -KILL "$pid"; done
+	fi
+	chattr -i "$T/q-full/$id.env"
+	is "$(ls "$T/q-full"/*.env | wc -l)" 2 "both still queued"
+	like "$("$SENDMAIL" -C "$T/full.conf" -bp)" "$id" "mailq shows it"
+else
+	[ -n "$id" ] && chattr -i "$T/q-full/$id.env" 2>/dev/null
+	skip "the background runner and an entry it cannot update" "chattr +i does not work here"
+fi
+
 done_testing
