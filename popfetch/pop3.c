@@ -668,10 +668,14 @@ pop3_login(struct pop3 *p, char **msg)
 		util_wipe(&p->password);
 		return PX_CONFIG;
 	}
+	p->mech = (enum sasl_mech)SASL_NMECH;	/* none tried */
 	e = sasl_login(NET_POP3, n->auth, &o, &cr, encrypted, !n->tls_required, &io, &p->mech,
 	    msg);
-	if (e == PX_NOPERM && n->oauth2 && !p->dead) {
-		/* A token that looked valid was refused: one new token, one retry. */
+	if (e == PX_NOPERM && n->oauth2 && !p->dead && p->mech != (enum sasl_mech)SASL_NMECH) {
+		/*
+		 * A token that looked valid was refused: one new token, one
+		 * retry (not when no mechanism fit: no token was sent).
+		 */
 		char *tok = NULL;
 
 		free(*msg);

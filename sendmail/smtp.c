@@ -331,8 +331,11 @@ smtp_login(struct smtp_conn *s, char **msg)
 	}
 	e = sasl_login(NET_SMTP, auth, &offer, &cr, n->tls != TLS_NONE || net_loopback(s->c),
 	    !n->tls_required, &io, &tried, msg);
-	if (e == PX_NOPERM && n->oauth2 && s->up) {
-		/* A token that looked valid was refused: one new token, one retry. */
+	if (e == PX_NOPERM && n->oauth2 && !s->io.dead && tried != (enum sasl_mech)SASL_NMECH) {
+		/*
+		 * A token that looked valid was refused: one new token, one
+		 * retry (not when no mechanism fit: no token was sent).
+		 */
 		char *tok = NULL, *why = NULL;
 		enum px_err te = oauth2_token(n, s->password, &tok, &why);
 
