@@ -138,6 +138,10 @@ struct postie_cfg *conf_load_for(const char *explicit, int env_allowed, enum con
 char	*conf_default_queue_dir(void);
 /* The built-in queue_lifetime (5 days): also for messages no configuration could be loaded for. */
 #define CONF_QUEUE_LIFETIME	432000
+/* The built-in queue limits (postie.conf(5)); also for saved/, whatever loads. */
+#define CONF_QUEUE_USER_MESSAGES	1000
+#define CONF_QUEUE_USER_BYTES		(100LL << 20)
+#define CONF_QUEUE_MINFREE		(50LL << 20)
 
 /*
  * Reads and checks a file.  A missing file is an error only when

@@ -45,9 +45,9 @@ on_xfsz(int sig)
 	fsize_hit = 1;
 }
 
-/* Adds the caller's .msg files in dir to *n and *bytes. */
+/* Adds the caller's files in dir whose names end in ext (".msg") to *n and *bytes. */
 static void
-count_dir(const char *dir, long long *n, long long *bytes)
+count_dir(const char *dir, const char *ext, long long *n, long long *bytes)
 {
 	DIR *d;
 	struct dirent *de;
@@ -58,7 +58,8 @@ count_dir(const char *dir, long long *n, long long *bytes)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		len = strlen(de->d_name);
-		if (len < 5 || de->d_name[0] == '.' || strcmp(de->d_name + len - 4, ".msg") != 0)
+		if (len <= strlen(ext) || de->d_name[0] == '.' ||
+		    strcmp(de->d_name + len - strlen(ext), ext) != 0)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode) && st.st_uid == getuid()) {
@@ -70,9 +71,9 @@ count_dir(const char *dir, long long *n, long long *bytes)
 }
 
 /*
- * What the caller has in the queue and failed/, and with in_flight also
- * in tmp/ (submissions under way; at the commit, under the lock, only what
- * is committed counts, so that exactly the limit gets in).
+ * What the caller has in the queue, failed/ and saved/, and with in_flight
+ * also in tmp/ (submissions under way; at the commit, under the lock, only
+ * what is committed counts, so that exactly the limit gets in).
  */
 static void
 usage(const char *qdir, int in_flight, long long *n, long long *bytes)
@@ -80,12 +81,15 @@ usage(const char *qdir, int in_flight, long long *n, long long *bytes)
 	char *sub;
 
 	*n = *bytes = 0;
-	count_dir(qdir, n, bytes);
+	count_dir(qdir, ".msg", n, bytes);
 	if ((sub = strfmt("%s/failed", qdir)) != NULL)
-		count_dir(sub, n, bytes);
+		count_dir(sub, ".msg", n, bytes);
+	free(sub);
+	if ((sub = strfmt("%s/saved", qdir)) != NULL)
+		count_dir(sub, ".in", n, bytes);
 	free(sub);
 	if (in_flight && (sub = strfmt("%s/tmp", qdir)) != NULL) {
-		count_dir(sub, n, bytes);
+		count_dir(sub, ".msg", n, bytes);
 		free(sub);
 	}
 }

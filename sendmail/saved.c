@@ -285,13 +285,32 @@ saved_store(const struct opts *o, struct reader *r, struct submit_result *res)
 	char name[128];
 	enum px_err e;
 	size_t i;
+	struct postie_cfg lc;
+	struct qlimits lim;
 
 	memset(&sv, 0, sizeof sv);
 	memset(&m, 0, sizeof m);
 	memset(&bi, 0, sizeof bi);
+	/*
+	 * The queue limits hold here too, the built-in ones (no configuration
+	 * is to be had, or not the one meant): else sendmail -a NOSUCH would
+	 * fill a shared spool past every limit.
+	 */
+	memset(&lc, 0, sizeof lc);
+	lc.queue_dir = dir;
+	lc.queue_user_messages = CONF_QUEUE_USER_MESSAGES;
+	lc.queue_user_bytes = CONF_QUEUE_USER_BYTES;
+	lc.queue_minfree = CONF_QUEUE_MINFREE;
+	memset(&lim, 0, sizeof lim);
+	lim.lockfd = -1;
 	res->err = PX_CANTCREAT;
-	if (dir == NULL || q_init(dir, &err) == -1 || (sdir = saved_dir(dir)) == NULL ||
-	    q_create(dir, &q, &out, &err) == -1) {
+	if (dir != NULL && q_init(dir, &err) == 0 && (sdir = saved_dir(dir)) != NULL &&
+	    limits_begin(&lc, &lim, &err) != PX_OK) {
+		res->err = PX_TEMPFAIL;
+		res->msg = strfmt("%s; and the message cannot be saved: %s", o->save->error, err);
+		goto out;
+	}
+	if (dir == NULL || sdir == NULL || q_create(dir, &q, &out, &err) == -1) {
 		res->msg = strfmt("%s; and the message cannot be saved: %s", o->save->error,
 		    err ? err : strerror(errno));
 		if (out)
@@ -300,9 +319,24 @@ saved_store(const struct opts *o, struct reader *r, struct submit_result *res)
 	}
 	/* As it came: only line endings and the lone dot, as any reading does. */
 	m.o = o;
+	limits_arm(&lim);
 	e = copy_body(&m, r, NULL, 0, 0, out, &bi);
+	if (e == PX_OK && fflush(out) == EOF)
+		e = PX_IOERR;
+	if (limits_disarm(&lim, &lc, &err)) {
+		e = PX_TEMPFAIL;
+		free(m.errmsg);
+		m.errmsg = err;
+		err = NULL;
+	}
 	if (message_finish(&m, e, res) != PX_OK) {
 		q_abort(&q, out);
+		goto out;
+	}
+	if (limits_commit(&lc, &lim, ftello(out), &err) != PX_OK) {
+		q_abort(&q, out);
+		res->err = PX_TEMPFAIL;
+		res->msg = strfmt("%s; and the message cannot be saved: %s", o->save->error, err);
 		goto out;
 	}
 	res->err = PX_IOERR;
@@ -361,6 +395,7 @@ undo:
 	}
 	q_close(&q);
 out:
+	limits_release(&lim);
 	saved_free(&sv);
 	free(m.errmsg);
 	free(err);

@@ -119,6 +119,21 @@ is "$?" 0 "user one's 600 KB: queued (its own limit)"
 is "$(in_tmp)" 0 "nothing half-written"
 rm -f "$SPOOL"/*.env "$SPOOL"/*.msg
 
+# ------------------------------------------------------------ saved/ too
+# A message saved for want of a usable configuration or account (here -a
+# NOSUCH) is held to the built-in limits (1000 messages, 100M, 50M kept
+# free) and counts toward the user's: it went to saved/ outside every limit
+# (one user could fill the spool that way). This spool has 8 MB: under the
+# built-in queue_minfree, so nothing is saved.
+rm -rf "$SPOOL/saved"
+limits 1000 100M 1M
+as "$U1" "$SM" -a nosuch -i one@example.org <"$T/small" 2>"$T/err"
+is "$?" 75 "-a NOSUCH on a spool short of the built-in queue_minfree: exit 75"
+like "$(cat "$T/err")" "cannot be saved: not queued: the file system of .* would keep less than queue_minfree = 52428800" \
+	"the line says why it is not saved"
+is "$(ls "$SPOOL/saved"/*.in 2>/dev/null | wc -l)" 0 "nothing saved"
+is "$(find "$SPOOL/tmp" -type f ! -name '.*' | wc -l)" 0 "nothing half-written"
+
 # ------------------------------------------------------------ queue_minfree
 limits 0 0 5M
 as "$U1" "$SM" -i one@example.org <"$T/k3000" 2>"$T/err"
